@@ -1,0 +1,16 @@
+from django.http import HttpRequest
+
+from practice import roles
+from practice.models import Practice
+
+
+def practice(request: HttpRequest) -> dict:
+    if not request.user.is_authenticated:
+        return {}
+    if not hasattr(request, "practice"):
+        request.practice = Practice.load()
+    return {
+        "practice": request.practice,
+        "role_label": roles.label(request.user),
+        "is_practice_admin": roles.is_practice_admin(request.user),
+    }

@@ -1,0 +1,34 @@
+from django import forms
+
+from practice.models import Client
+from practice.phones import mobile_to_e164
+
+
+class MobileField(forms.CharField):
+    """A mobile number as typed at the desk, cleaned to E.164 (AU numbers need no +61)."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("max_length", 32)
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+        self.widget.attrs.update({"inputmode": "tel", "autocomplete": "off", "placeholder": "0412 345 678"})
+
+    def clean(self, value):
+        value = super().clean(value)
+        try:
+            return mobile_to_e164(value or "")
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc), code="invalid_mobile") from exc
+
+
+class ClientForm(forms.ModelForm):
+    mobile = MobileField()
+
+    class Meta:
+        model = Client
+        fields = ["first_name", "last_name", "preferred_name", "date_of_birth", "mobile", "email",
+                  "sms_reminders", "email_reminders", "notes"]
+        widgets = {
+            "date_of_birth": forms.DateInput(attrs={"type": "date"}),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }

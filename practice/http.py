@@ -1,0 +1,46 @@
+"""Small helpers shared by the views of every app."""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+
+def is_panel_request(request: HttpRequest) -> bool:
+    """htmx asked for the side panel's content only; without JavaScript the whole page is served."""
+    return request.headers.get("HX-Target") == "panel"
+
+
+def render_page(request: HttpRequest, template: str, context: dict, *, status: int = 200) -> HttpResponse:
+    """Render ``template`` as the side panel for htmx, or inside the full page layout otherwise.
+
+    ``template`` is the partial; the full page wraps it through ``page.html``.
+    """
+    context = {**context, "partial_template": template}
+    if is_panel_request(request):
+        return render(request, template, context, status=status)
+    return render(request, "page.html", context, status=status)
+
+
+def done(request: HttpRequest, url: str) -> HttpResponse:
+    """After a successful POST: a full navigation, also when the form was submitted from the panel."""
+    if request.headers.get("HX-Request"):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def role_required(check: Callable) -> Callable:
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            if not check(request.user):
+                raise PermissionDenied("Your role does not allow this.")
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

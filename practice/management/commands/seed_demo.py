@@ -1,0 +1,130 @@
+"""Demo practice for `make run`: idempotent, prints one login per role."""
+
+import random
+from datetime import time, timedelta
+
+from django.contrib.auth.models import Group, User
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from practice import roles
+from practice.models import Client, Location, Practice, Practitioner, WorkingHours
+from practice.timezones import local_to_aware
+from scheduling.models import Appointment, AppointmentType
+from scheduling.services import appointment_book
+
+DEMO_PASSWORD = "practice-demo-2026"  # noqa: S105 - printed for the demo logins, never used in production
+LOGINS = [
+    ("frontdesk", "Fran", "Desk", roles.FRONT_DESK),
+    ("amelia", "Amelia", "Nguyen", roles.PRACTITIONER),
+    ("admin", "Alex", "Admin", roles.PRACTICE_ADMIN),
+]
+PRACTITIONERS = [
+    # username, first, last, display name, profession, colour, location key, weekdays
+    ("amelia", "Amelia", "Nguyen", "Amelia Nguyen", "Physiotherapist", "#2e7d6b", "city", [0, 1, 2, 3, 4]),
+    ("ben", "Ben", "Okafor", "Ben Okafor", "Psychologist", "#6d4c9f", "city", [0, 1, 3, 4]),
+    ("chloe", "Chloe", "Martin", "Chloe Martin", "Occupational therapist", "#c2571a", "west", [0, 2, 3, 4, 5]),
+    ("dev", "Dev", "Patel", "Dev Patel", "Dietitian", "#1f6f8b", "west", [1, 2, 4]),
+]
+FIRST = ["Olivia", "Jack", "Charlotte", "Noah", "Mia", "William", "Amelia", "Lucas", "Isla", "Leo", "Ava", "Henry",
+         "Grace", "Thomas", "Zoe", "Oscar", "Ruby", "Ethan", "Sophie", "Liam"]
+LAST = ["Smith", "Jones", "Williams", "Brown", "Wilson", "Taylor", "Nguyen", "Johnson", "Martin", "White",
+        "Anderson", "Walker", "Thompson", "Kelly", "Ryan", "Chen", "Lee", "Harris", "Clarke", "Singh"]
+TYPES = [("Initial consultation", 60, "#3f7bd6"), ("Standard consultation", 30, "#2e9e8f"),
+         ("Long consultation", 45, "#8e5bd0"), ("Review", 15, "#d08b2c")]
+
+
+class Command(BaseCommand):
+    help = "Load the demo practice (idempotent) and print one login per role."
+
+    def handle(self, *args, **options) -> None:
+        with transaction.atomic():
+            created = self._seed()
+        self.stdout.write(self.style.SUCCESS("Demo practice ready." if created else "Demo practice already loaded."))
+        self.stdout.write("Log in at http://127.0.0.1:8000 with one of (password for all: %s):" % DEMO_PASSWORD)
+        for username, _first, _last, role in LOGINS:
+            self.stdout.write(f"  {role:<15} {username}")
+
+    def _user(self, username: str, first: str, last: str, role: str | None) -> User:
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"first_name": first, "last_name": last, "email": f"{username}@example.com"}
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        if role:
+            user.groups.add(Group.objects.get(name=role))
+        return user
+
+    def _seed(self) -> bool:
+        for username, first, last, role in LOGINS:
+            self._user(username, first, last, role)
+        if Practitioner.objects.exists():
+            return False
+        practice = Practice.load()
+        practice.name = "Harbourside Allied Health"
+        practice.phone = "02 9000 1234"
+        practice.email = "reception@harbourside.example"
+        practice.address = "12 Crown Street, Surry Hills NSW 2010"
+        practice.save()
+        locations = {
+            "city": Location.objects.create(name="Surry Hills", address=practice.address, phone=practice.phone,
+                                            colour="#2e7d6b"),
+            "west": Location.objects.create(name="Parramatta", address="88 Church Street, Parramatta NSW 2150",
+                                            phone="02 9000 5678", colour="#c2571a"),
+        }
+        Location.objects.create(name="Telehealth", is_telehealth=True, colour="#1f6f8b")
+        practitioners = []
+        for username, first, last, display, profession, colour, location_key, weekdays in PRACTITIONERS:
+            user = self._user(username, first, last, roles.PRACTITIONER)
+            practitioner = Practitioner.objects.create(
+                user=user, display_name=display, profession=profession, colour=colour,
+                default_location=locations[location_key],
+            )
+            for weekday in weekdays:
+                if weekday == 5:
+                    WorkingHours.objects.create(practitioner=practitioner, weekday=weekday, starts_at=time(8),
+                                                ends_at=time(12), location=locations[location_key])
+                    continue
+                WorkingHours.objects.create(practitioner=practitioner, weekday=weekday, starts_at=time(8, 30),
+                                            ends_at=time(12, 30), location=locations[location_key])
+                WorkingHours.objects.create(practitioner=practitioner, weekday=weekday, starts_at=time(13, 30),
+                                            ends_at=time(17, 30), location=locations[location_key])
+            practitioners.append(practitioner)
+        types = [AppointmentType.objects.create(name=n, default_duration=d, colour=c) for n, d, c in TYPES]
+        rng = random.Random(2026)  # noqa: S311 - demo data, not security
+        clients = []
+        for n in range(40):
+            first, last = FIRST[n % len(FIRST)], LAST[(n * 7) % len(LAST)]
+            clients.append(Client.objects.create(
+                first_name=first, last_name=last, mobile=f"+6141{n:07d}"[:12],
+                email=f"{first}.{last}{n}@example.com".lower(),
+                date_of_birth=timezone.localdate() - timedelta(days=365 * (20 + n) + n * 11),
+            ))
+        self._appointments(practice, practitioners, types, clients, rng)
+        return True
+
+    def _appointments(self, practice, practitioners, types, clients, rng) -> None:
+        today = timezone.localdate(timezone=practice.zone)
+        frontdesk = User.objects.get(username="frontdesk")
+        for offset in range(-7, 8):
+            day = today + timedelta(days=offset)
+            for practitioner in practitioners:
+                for shift in practitioner.working_hours.filter(weekday=day.weekday()):
+                    minute = shift.starts_at.hour * 60 + shift.starts_at.minute
+                    end = shift.ends_at.hour * 60 + shift.ends_at.minute
+                    while minute < end:
+                        kind = rng.choice(types)
+                        if rng.random() < 0.25 or minute + kind.default_duration > end:
+                            minute += 15
+                            continue
+                        starts_at = local_to_aware(day, time(minute // 60, minute % 60), practice.zone)
+                        result = appointment_book(
+                            actor=frontdesk, client=rng.choice(clients), practitioner=practitioner,
+                            location=shift.location, appointment_type=kind, starts_at=starts_at,
+                        )
+                        if offset < 0:
+                            status = rng.choice(["completed"] * 8 + ["dna"])
+                            Appointment.objects.filter(pk=result.appointment.pk).update(status=status)
+                        minute += kind.default_duration

@@ -1,0 +1,153 @@
+import zoneinfo
+from datetime import time
+from functools import cached_property
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday"),
+            (5, "Saturday"), (6, "Sunday")]
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"“{value}” is not a time zone name such as Australia/Sydney.")
+
+
+class Practice(models.Model):
+    """The practice's own settings; there is exactly one row (pk=1)."""
+
+    name = models.CharField(max_length=120, default="Our practice")
+    time_zone = models.CharField(max_length=64, default="Australia/Sydney", validators=[validate_time_zone])
+    phone = models.CharField(max_length=32, blank=True)
+    email = models.EmailField(blank=True)
+    address = models.TextField(blank=True)
+    opens_at = models.TimeField(default=time(7, 0), help_text="First row of the diary.")
+    closes_at = models.TimeField(default=time(19, 0), help_text="Last row of the diary ends here.")
+
+    class Meta:
+        verbose_name = "practice settings"
+        verbose_name_plural = "practice settings"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(closes_at__gt=models.F("opens_at")),
+                                   name="practice_closes_after_opening"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def load(cls) -> "Practice":
+        practice, _ = cls.objects.get_or_create(pk=1)
+        return practice
+
+    @cached_property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class Location(models.Model):
+    name = models.CharField(max_length=80, unique=True)
+    address = models.TextField(blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    colour = models.CharField(max_length=7, default="#4f7cac", help_text="Hex colour, e.g. #4f7cac.")
+    is_active = models.BooleanField("active", default=True)
+    is_telehealth = models.BooleanField(
+        "telehealth", default=False,
+        help_text="Reminders for appointments here say “Telehealth (online)” and never print a street address.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Practitioner(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="practitioner")
+    display_name = models.CharField(max_length=80)
+    profession = models.CharField(max_length=80, blank=True)
+    colour = models.CharField(max_length=7, default="#2e7d6b")
+    is_active = models.BooleanField("active", default=True)
+    default_location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.SET_NULL,
+                                         related_name="+")
+
+    class Meta:
+        ordering = ["display_name"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class WorkingHours(models.Model):
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="working_hours")
+    weekday = models.PositiveSmallIntegerField(choices=WEEKDAYS)
+    starts_at = models.TimeField()
+    ends_at = models.TimeField()
+    location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name_plural = "working hours"
+        ordering = ["practitioner", "weekday", "starts_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")),
+                                   name="working_hours_end_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.starts_at:%H:%M}–{self.ends_at:%H:%M}"
+
+
+class Client(models.Model):
+    first_name = models.CharField(max_length=60)
+    last_name = models.CharField(max_length=60)
+    preferred_name = models.CharField(max_length=60, blank=True)
+    date_of_birth = models.DateField(null=True, blank=True)
+    mobile = models.CharField(max_length=20, blank=True, help_text="Stored in international (E.164) form.")
+    email = models.EmailField(blank=True)
+    sms_reminders = models.BooleanField("SMS reminders", default=True)
+    email_reminders = models.BooleanField(default=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        indexes = [models.Index(fields=["last_name", "first_name"])]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        first = self.preferred_name or self.first_name
+        return f"{first} {self.last_name}"
+
+
+class AuditEvent(models.Model):
+    """Append-only: who did what to which object, and when. No patient contact details in ``changes``."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    action = models.CharField(max_length=60)
+    object_type = models.CharField(max_length=40)
+    object_id = models.CharField(max_length=40)
+    summary = models.CharField(max_length=255, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type} {self.object_id}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Audit events are append-only.")

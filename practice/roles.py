@@ -1,0 +1,50 @@
+"""The three roles of the practice (DESIGN.md §1), held as Django groups.
+
+The groups and their permissions are created by data migrations; this module only names them and
+answers "what may this user do", caching the answer on the user object for the request.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+FRONT_DESK = "Front desk"
+PRACTITIONER = "Practitioner"
+PRACTICE_ADMIN = "Practice admin"
+ALL = (FRONT_DESK, PRACTITIONER, PRACTICE_ADMIN)
+
+
+def group_names(user: User | AnonymousUser) -> frozenset[str]:
+    if not user.is_authenticated:
+        return frozenset()
+    cached = getattr(user, "_role_names", None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True))
+        user._role_names = cached  # type: ignore[union-attr]
+    return cached
+
+
+def is_practice_admin(user: User | AnonymousUser) -> bool:
+    return bool(user.is_authenticated and (user.is_superuser or PRACTICE_ADMIN in group_names(user)))
+
+
+def is_front_desk(user: User | AnonymousUser) -> bool:
+    return FRONT_DESK in group_names(user)
+
+
+def can_manage_all_appointments(user: User | AnonymousUser) -> bool:
+    """Front desk and admins book, move and cancel for every practitioner."""
+    return is_practice_admin(user) or is_front_desk(user)
+
+
+def label(user: User | AnonymousUser) -> str:
+    names = group_names(user)
+    if is_practice_admin(user):
+        return PRACTICE_ADMIN
+    for name in (FRONT_DESK, PRACTITIONER):
+        if name in names:
+            return name
+    return ""

@@ -1,0 +1,28 @@
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+
+
+def local_to_aware(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """The practice-local wall-clock time as an aware datetime.
+
+    A time skipped when clocks go forward (e.g. 02:30 on the first Sunday of October in Sydney)
+    is refused; a time that happens twice when clocks go back takes its first, daylight-saving
+    occurrence.
+    """
+    naive = datetime.combine(day, at)
+    aware = naive.replace(tzinfo=zone, fold=0)
+    if aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
+        raise ValidationError(
+            f"{at:%H:%M} does not exist on {day:%d %b %Y}: the clocks go forward then. Choose another time.",
+            code="nonexistent_time",
+        )
+    return aware
+
+
+def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """Local midnight to the next local midnight (23 or 25 hours on daylight-saving change days)."""
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    return start, end

@@ -1,0 +1,78 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from practice import roles
+from practice.forms import ClientForm
+from practice.http import done, render_page, role_required
+from practice.models import Practice
+from practice.selectors import client_get, client_search
+from practice.services import client_create, client_update
+
+
+@login_not_required
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def client_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    clients = client_search(query) if query else client_search("")
+    page = Paginator(clients, 25).get_page(request.GET.get("page"))
+    return render(request, "practice/client_list.html", {
+        "page": page, "query": query, "can_edit": roles.can_manage_all_appointments(request.user),
+    })
+
+
+@require_GET
+def client_search_results(request: HttpRequest) -> HttpResponse:
+    """The booking form's search-as-you-type list (an htmx partial)."""
+    query = request.GET.get("client_query", "").strip()
+    matches = client_search(query)[:8] if query else []
+    return render(request, "practice/_client_matches.html", {"matches": matches, "query": query})
+
+
+@require_GET
+def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    client = client_get(pk)
+    appointments = (client.appointments.select_related("practitioner", "location", "appointment_type")
+                    .order_by("-starts_at")[:100])
+    zone = Practice.load().zone
+    for appointment in appointments:
+        appointment.local_start = timezone.localtime(appointment.starts_at, zone)
+    return render(request, "practice/client_detail.html", {
+        "client": client, "appointments": appointments,
+        "can_edit": roles.can_manage_all_appointments(request.user),
+    })
+
+
+@role_required(roles.can_manage_all_appointments)
+def client_new(request: HttpRequest) -> HttpResponse:
+    form = ClientForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        client = client_create(actor=request.user, **form.cleaned_data)
+        messages.success(request, f"Added {client}.")
+        return done(request, reverse("client-detail", args=[client.pk]))
+    return render_page(request, "practice/_client_form.html", {"form": form, "title": "New client"})
+
+
+@role_required(roles.can_manage_all_appointments)
+def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    client = client_get(pk)
+    form = ClientForm(request.POST or None, instance=client)
+    if request.method == "POST" and form.is_valid():
+        client_update(actor=request.user, client=client_get(pk), **form.cleaned_data)
+        messages.success(request, "Client details saved.")
+        return done(request, reverse("client-detail", args=[client.pk]))
+    return render_page(request, "practice/_client_form.html", {"form": form, "title": f"Edit {client}",
+                                                                "client": client})

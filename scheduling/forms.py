@@ -1,0 +1,120 @@
+import json
+from datetime import timedelta
+
+from django import forms
+from django.db.models import Q
+
+from practice.forms import MobileField
+from practice.models import Client, Location, Practice, Practitioner
+from practice.timezones import local_to_aware
+from scheduling.models import AppointmentType
+from scheduling.services import SETTABLE_STATUSES
+
+DURATION_HELP = "Minutes. Leave empty for the appointment type's usual length."
+
+
+class _WhenFields(forms.Form):
+    """Date, start time and duration in the practice's time zone, cleaned to aware starts_at/ends_at."""
+
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    start_time = forms.TimeField(label="Start", widget=forms.TimeInput(attrs={"type": "time", "step": 300}))
+    duration = forms.IntegerField(label="Duration", min_value=5, max_value=720, required=False,
+                                  help_text=DURATION_HELP,
+                                  widget=forms.NumberInput(attrs={"step": 5, "inputmode": "numeric"}))
+
+    def __init__(self, *args, practice: Practice, **kwargs) -> None:
+        self.practice = practice
+        super().__init__(*args, **kwargs)
+
+    def clean_times(self, default_minutes: int | None) -> None:
+        day, at = self.cleaned_data.get("date"), self.cleaned_data.get("start_time")
+        if day is None or at is None:
+            return
+        try:
+            starts_at = local_to_aware(day, at, self.practice.zone)
+        except forms.ValidationError as exc:
+            self.add_error("start_time", exc)
+            return
+        minutes = self.cleaned_data.get("duration") or default_minutes
+        if minutes is None:
+            self.add_error("duration", "Enter how many minutes the appointment takes.")
+            return
+        self.cleaned_data["starts_at"] = starts_at
+        self.cleaned_data["ends_at"] = starts_at + timedelta(minutes=minutes)
+
+
+class BookingForm(_WhenFields):
+    practitioner = forms.ModelChoiceField(queryset=Practitioner.objects.none())
+    appointment_type = forms.ModelChoiceField(label="Type", queryset=AppointmentType.objects.filter(is_active=True))
+    location = forms.ModelChoiceField(queryset=Location.objects.filter(is_active=True))
+    client_query = forms.CharField(label="Find client", required=False,
+                                   widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off",
+                                                                 "placeholder": "Name, mobile or email"}))
+    client = forms.ModelChoiceField(queryset=Client.objects.all(), required=False, widget=forms.HiddenInput)
+    new_first_name = forms.CharField(label="First name", max_length=60, required=False)
+    new_last_name = forms.CharField(label="Last name", max_length=60, required=False)
+    new_mobile = MobileField(label="Mobile")
+    new_email = forms.EmailField(label="Email", required=False)
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    field_order = ["client_query", "client", "new_first_name", "new_last_name", "new_mobile", "new_email",
+                   "practitioner", "date", "start_time", "appointment_type", "duration", "location", "notes"]
+
+    def __init__(self, *args, practitioners, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["practitioner"].queryset = practitioners
+        types = self.fields["appointment_type"].queryset
+        # The page script fills in the duration when the type changes.
+        self.fields["appointment_type"].widget.attrs["data-durations"] = json.dumps(
+            {str(t.pk): t.default_duration for t in types}
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        appointment_type = cleaned.get("appointment_type")
+        self.clean_times(appointment_type.default_duration if appointment_type else None)
+        has_new = cleaned.get("new_first_name") or cleaned.get("new_last_name")
+        if cleaned.get("client") is None:
+            if not has_new:
+                self.add_error("client_query", "Choose a client, or add a new one below.")
+            elif not (cleaned.get("new_first_name") and cleaned.get("new_last_name")):
+                self.add_error("new_last_name", "A new client needs a first and a last name.")
+        return cleaned
+
+    @property
+    def new_client_fields(self) -> dict:
+        return {
+            "first_name": self.cleaned_data["new_first_name"].strip(),
+            "last_name": self.cleaned_data["new_last_name"].strip(),
+            "mobile": self.cleaned_data["new_mobile"],
+            "email": self.cleaned_data["new_email"],
+        }
+
+
+class MoveForm(_WhenFields):
+    practitioner = forms.ModelChoiceField(queryset=Practitioner.objects.none())
+    location = forms.ModelChoiceField(queryset=Location.objects.none())
+
+    def __init__(self, *args, practitioners, appointment, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.appointment = appointment
+        # Keep the current values choosable even if they were deactivated since.
+        self.fields["practitioner"].queryset = Practitioner.objects.filter(
+            Q(pk__in=practitioners.values("pk")) | Q(pk=appointment.practitioner_id)
+        )
+        self.fields["location"].queryset = Location.objects.filter(Q(is_active=True) | Q(pk=appointment.location_id))
+        self.fields["duration"].help_text = ""
+
+    def clean(self):
+        cleaned = super().clean()
+        self.clean_times(int(self.appointment.duration.total_seconds() // 60))
+        return cleaned
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(choices=[(s.value, s.label) for s in SETTABLE_STATUSES])
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(max_length=200, required=False)
+

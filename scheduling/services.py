@@ -1,0 +1,228 @@
+"""Booking rules: every change to an appointment goes through these functions.
+
+Each service is atomic, writes one audit event and raises ApplicationError with a message the
+front desk understands. Telehealth (a later issue) hooks in here: the appointment is saved first
+and provider calls run after commit.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from practice.audit import audit_record
+from practice.errors import ApplicationError
+from practice.models import Client, Location, Practice, Practitioner, WorkingHours
+from practice.services import client_create
+from scheduling.models import NO_OVERLAP_CONSTRAINT, Appointment, AppointmentType, Status
+
+# Statuses a person may set directly; cancelling has its own service because it frees the slot.
+SETTABLE_STATUSES = (Status.BOOKED, Status.ARRIVED, Status.COMPLETED, Status.DID_NOT_ATTEND)
+
+
+@dataclass
+class BookingResult:
+    appointment: Appointment
+    warnings: list[str] = field(default_factory=list)
+
+
+def _describe(appointment: Appointment, zone) -> str:
+    start = timezone.localtime(appointment.starts_at, zone)
+    end = timezone.localtime(appointment.ends_at, zone)
+    return f"{start:%a %d %b %H:%M}–{end:%H:%M}"
+
+
+def _ensure_slot_free(*, practitioner: Practitioner, starts_at: datetime, ends_at: datetime,
+                      exclude_pk: int | None, zone) -> None:
+    clash = (
+        Appointment.objects.filter(practitioner=practitioner, starts_at__lt=ends_at, ends_at__gt=starts_at)
+        .exclude(status=Status.CANCELLED)
+        .exclude(pk=exclude_pk)
+        .select_related("client")
+        .first()
+    )
+    if clash is not None:
+        raise ApplicationError(
+            f"{practitioner} already has an appointment at {_describe(clash, zone)}. Choose another time.",
+            code="conflict",
+        )
+
+
+def _save_guarded(appointment: Appointment, *, practitioner: Practitioner, zone) -> None:
+    """Save, turning PostgreSQL's exclusion constraint into the same message as the service check.
+
+    The check above the save is what SQLite relies on (its IMMEDIATE transactions serialise writers);
+    on PostgreSQL two transactions can both pass the check, and the constraint refuses the second.
+    """
+    try:
+        with transaction.atomic():
+            appointment.save()
+    except IntegrityError as exc:
+        if NO_OVERLAP_CONSTRAINT in str(exc):
+            raise ApplicationError(
+                f"{practitioner} was booked at that time by someone else a moment ago. Choose another time.",
+                code="conflict",
+            ) from exc
+        raise
+
+
+def _working_hours_warnings(*, practitioner: Practitioner, starts_at: datetime, ends_at: datetime,
+                            zone) -> list[str]:
+    start = timezone.localtime(starts_at, zone)
+    end = timezone.localtime(ends_at, zone)
+    shifts = WorkingHours.objects.filter(practitioner=practitioner, weekday=start.weekday())
+    inside = any(
+        shift.starts_at <= start.time() and (end.date() == start.date() and end.time() <= shift.ends_at)
+        for shift in shifts
+    )
+    if inside:
+        return []
+    return [f"This is outside {practitioner}'s working hours."]
+
+
+def _validate_times(starts_at: datetime, ends_at: datetime) -> None:
+    if timezone.is_naive(starts_at) or timezone.is_naive(ends_at):
+        raise ValueError("Appointment times must be timezone-aware.")
+    if ends_at <= starts_at:
+        raise ApplicationError("The appointment must end after it starts.", code="invalid_time")
+    if ends_at - starts_at > timedelta(hours=12):
+        raise ApplicationError("An appointment cannot be longer than 12 hours.", code="invalid_time")
+
+
+def _validate_active(*, practitioner: Practitioner, location: Location) -> None:
+    if not practitioner.is_active:
+        raise ApplicationError(f"{practitioner} is no longer active and cannot take bookings.", code="inactive")
+    if not location.is_active:
+        raise ApplicationError(f"The location {location} is no longer in use.", code="inactive")
+
+
+@transaction.atomic
+def appointment_book(
+    *,
+    actor: AbstractBaseUser,
+    client: Client | None,
+    practitioner: Practitioner,
+    location: Location,
+    appointment_type: AppointmentType,
+    starts_at: datetime,
+    ends_at: datetime | None = None,
+    notes: str = "",
+    new_client: dict | None = None,
+) -> BookingResult:
+    """Book ``client``, or first add ``new_client`` (the quick-add fields); both or neither are saved."""
+    zone = Practice.load().zone
+    if ends_at is None:
+        ends_at = starts_at + timedelta(minutes=appointment_type.default_duration)
+    _validate_times(starts_at, ends_at)
+    _validate_active(practitioner=practitioner, location=location)
+    if not appointment_type.is_active:
+        raise ApplicationError(f"The appointment type {appointment_type} is no longer offered.", code="inactive")
+    _ensure_slot_free(practitioner=practitioner, starts_at=starts_at, ends_at=ends_at, exclude_pk=None, zone=zone)
+    if client is None:
+        if not new_client:
+            raise ApplicationError("Choose a client, or add a new one.", code="no_client")
+        client = client_create(actor=actor, **new_client)
+    appointment = Appointment(
+        client=client, practitioner=practitioner, location=location, appointment_type=appointment_type,
+        starts_at=starts_at, ends_at=ends_at, notes=notes, created_by=actor, updated_by=actor,
+    )
+    _save_guarded(appointment, practitioner=practitioner, zone=zone)
+    audit_record(
+        actor=actor, action="appointment.booked", obj=appointment,
+        summary=f"Booked with {practitioner} at {_describe(appointment, zone)}",
+        changes={"practitioner": practitioner.pk, "location": location.pk, "type": appointment_type.pk,
+                 "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat()},
+    )
+    return BookingResult(appointment, _working_hours_warnings(
+        practitioner=practitioner, starts_at=starts_at, ends_at=ends_at, zone=zone))
+
+
+@transaction.atomic
+def appointment_move(
+    *,
+    actor: AbstractBaseUser,
+    appointment: Appointment,
+    starts_at: datetime,
+    ends_at: datetime,
+    practitioner: Practitioner,
+    location: Location,
+) -> BookingResult:
+    zone = Practice.load().zone
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if appointment.is_cancelled:
+        raise ApplicationError("A cancelled appointment cannot be moved. Reinstate it first.", code="cancelled")
+    _validate_times(starts_at, ends_at)
+    _validate_active(practitioner=practitioner, location=location)
+    before = {"practitioner": appointment.practitioner_id, "location": appointment.location_id,
+              "starts_at": appointment.starts_at.isoformat(), "ends_at": appointment.ends_at.isoformat()}
+    after = {"practitioner": practitioner.pk, "location": location.pk,
+             "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat()}
+    if before == after:
+        return BookingResult(appointment)
+    _ensure_slot_free(practitioner=practitioner, starts_at=starts_at, ends_at=ends_at,
+                      exclude_pk=appointment.pk, zone=zone)
+    appointment.practitioner = practitioner
+    appointment.location = location
+    appointment.starts_at = starts_at
+    appointment.ends_at = ends_at
+    appointment.updated_by = actor
+    _save_guarded(appointment, practitioner=practitioner, zone=zone)
+    audit_record(
+        actor=actor, action="appointment.moved", obj=appointment,
+        summary=f"Moved to {practitioner} at {_describe(appointment, zone)}",
+        changes={key: [before[key], after[key]] for key in after if before[key] != after[key]},
+    )
+    return BookingResult(appointment, _working_hours_warnings(
+        practitioner=practitioner, starts_at=starts_at, ends_at=ends_at, zone=zone))
+
+
+@transaction.atomic
+def appointment_set_status(*, actor: AbstractBaseUser, appointment: Appointment, status: str) -> Appointment:
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if status not in SETTABLE_STATUSES:
+        raise ApplicationError("Choose booked, arrived, completed or did not attend.", code="invalid_status")
+    if appointment.is_cancelled:
+        raise ApplicationError("This appointment is cancelled. Reinstate it first.", code="cancelled")
+    if appointment.status == status:
+        return appointment
+    previous = appointment.status
+    appointment.status = status
+    appointment.updated_by = actor
+    appointment.save(update_fields=["status", "updated_by", "updated_at"])
+    audit_record(actor=actor, action="appointment.status_changed", obj=appointment,
+                 summary=f"Status {Status(previous).label} → {Status(status).label}",
+                 changes={"status": [previous, status]})
+    return appointment
+
+
+@transaction.atomic
+def appointment_cancel(*, actor: AbstractBaseUser, appointment: Appointment, reason: str = "") -> Appointment:
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if appointment.is_cancelled:
+        raise ApplicationError("This appointment is already cancelled.", code="cancelled")
+    previous = appointment.status
+    appointment.status = Status.CANCELLED
+    appointment.updated_by = actor
+    appointment.save(update_fields=["status", "updated_by", "updated_at"])
+    audit_record(actor=actor, action="appointment.cancelled", obj=appointment,
+                 summary="Cancelled" + (f": {reason[:200]}" if reason else ""),
+                 changes={"status": [previous, Status.CANCELLED]})
+    return appointment
+
+
+@transaction.atomic
+def appointment_reinstate(*, actor: AbstractBaseUser, appointment: Appointment) -> BookingResult:
+    zone = Practice.load().zone
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if not appointment.is_cancelled:
+        raise ApplicationError("Only a cancelled appointment can be reinstated.", code="not_cancelled")
+    _ensure_slot_free(practitioner=appointment.practitioner, starts_at=appointment.starts_at,
+                      ends_at=appointment.ends_at, exclude_pk=appointment.pk, zone=zone)
+    appointment.status = Status.BOOKED
+    appointment.updated_by = actor
+    _save_guarded(appointment, practitioner=appointment.practitioner, zone=zone)
+    audit_record(actor=actor, action="appointment.reinstated", obj=appointment, summary="Reinstated",
+                 changes={"status": [Status.CANCELLED, Status.BOOKED]})
+    return BookingResult(appointment)

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from scheduling import views
+
+urlpatterns = [
+    path("diary/", views.diary, name="diary"),
+    path("diary/week/", views.diary_week, name="diary-week"),
+    path("appointments/new/", views.appointment_new, name="appointment-new"),
+    path("appointments/<int:pk>/", views.appointment_detail, name="appointment-detail"),
+    path("appointments/<int:pk>/move/", views.appointment_move, name="appointment-move"),
+    path("appointments/<int:pk>/status/", views.appointment_status, name="appointment-status"),
+    path("appointments/<int:pk>/cancel/", views.appointment_cancel, name="appointment-cancel"),
+    path("appointments/<int:pk>/reinstate/", views.appointment_reinstate, name="appointment-reinstate"),
+]

@@ -1,0 +1,234 @@
+from datetime import date, datetime, timedelta
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from practice.audit import audit_history
+from practice.errors import ApplicationError
+from practice.http import done, render_page
+from practice.models import Location, Practice, Practitioner
+from practice.selectors import client_search, client_search_chosen
+from scheduling import selectors, services
+from scheduling.forms import BookingForm, CancelForm, MoveForm, StatusForm
+
+
+def _appointment_base() -> str:
+    """"/appointments/": the diary appends "<pk>/" itself rather than reversing a URL per block."""
+    return reverse("appointment-detail", args=[0]).removesuffix("0/")
+
+
+def _day_param(request: HttpRequest, zone) -> date:
+    try:
+        return date.fromisoformat(request.GET.get("date", ""))
+    except ValueError:
+        return timezone.localdate(timezone=zone)
+
+
+def _int_param(request: HttpRequest, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+def _practice(request: HttpRequest) -> Practice:
+    if not hasattr(request, "practice"):
+        request.practice = Practice.load()
+    return request.practice
+
+
+@require_GET
+def diary(request: HttpRequest) -> HttpResponse:
+    practice = _practice(request)
+    day = _day_param(request, practice.zone)
+    locations = list(Location.objects.filter(is_active=True))
+    location_id = _int_param(request, "location")
+    location = next((loc for loc in locations if loc.pk == location_id), None)
+    grid = selectors.diary_day(practice=practice, day=day, location=location)
+    today = timezone.localdate(timezone=practice.zone)
+    return render(request, "scheduling/diary.html", {
+        "grid": grid, "day": day, "today": today, "locations": locations, "location": location,
+        "view": "day", "appointment_base": _appointment_base(),
+        "prev_url": selectors.diary_url(day - timedelta(days=1), location=location_id),
+        "next_url": selectors.diary_url(day + timedelta(days=1), location=location_id),
+        "today_url": selectors.diary_url(today, location=location_id),
+    })
+
+
+@require_GET
+def diary_week(request: HttpRequest) -> HttpResponse:
+    practice = _practice(request)
+    day = _day_param(request, practice.zone)
+    practitioners = list(Practitioner.objects.filter(is_active=True))
+    wanted = _int_param(request, "practitioner")
+    own = next((p for p in practitioners if p.user_id == request.user.pk), None)
+    practitioner = next((p for p in practitioners if p.pk == wanted), None) or own or next(iter(practitioners), None)
+    grid = selectors.diary_week(practice=practice, practitioner=practitioner, day=day) if practitioner else None
+    today = timezone.localdate(timezone=practice.zone)
+    base = {"practitioner": practitioner.pk if practitioner else None}
+    return render(request, "scheduling/diary.html", {
+        "grid": grid, "day": day, "today": today, "practitioners": practitioners, "practitioner": practitioner,
+        "view": "week", "appointment_base": _appointment_base(),
+        "prev_url": selectors.week_url(day - timedelta(days=7), **base),
+        "next_url": selectors.week_url(day + timedelta(days=7), **base),
+        "today_url": selectors.week_url(today, **base),
+    })
+
+
+def _booking_initial(request: HttpRequest, practice: Practice, practitioners) -> dict:
+    initial: dict = {}
+    practitioner = practitioners.filter(pk=_int_param(request, "practitioner") or 0).first() or (
+        practitioners.first() if practitioners.count() == 1 else None)
+    if practitioner is not None:
+        initial["practitioner"] = practitioner
+        if practitioner.default_location_id:
+            initial["location"] = practitioner.default_location_id
+    try:
+        start = datetime.fromisoformat(request.GET.get("start", ""))
+        initial["date"], initial["start_time"] = start.date(), start.time()
+    except ValueError:
+        initial["date"] = timezone.localdate(timezone=practice.zone)
+    return initial
+
+
+def appointment_new(request: HttpRequest) -> HttpResponse:
+    practice = _practice(request)
+    practitioners = selectors.bookable_practitioners(request.user)
+    query, chosen = "", None
+    if request.method == "POST" and not ("find" in request.POST or "change_client" in request.POST):
+        form = BookingForm(request.POST, practice=practice, practitioners=practitioners)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                result = services.appointment_book(
+                    actor=request.user, client=data["client"],
+                    new_client=None if data["client"] else form.new_client_fields,
+                    practitioner=data["practitioner"], location=data["location"],
+                    appointment_type=data["appointment_type"], starts_at=data["starts_at"],
+                    ends_at=data["ends_at"], notes=data["notes"],
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                appointment = result.appointment
+                messages.success(request, f"Booked {appointment.client} with {appointment.practitioner} "
+                                          f"at {timezone.localtime(appointment.starts_at, practice.zone):%H:%M}.")
+                for warning in result.warnings:
+                    messages.warning(request, warning)
+                return done(request, selectors.diary_url(data["date"]))
+        chosen = request.POST.get("client")
+    elif request.method == "POST":
+        # "Find" (client search without JavaScript) or "Change" client: redisplay what was typed, no errors.
+        initial = request.POST.dict()
+        if "change_client" in initial:
+            initial.pop("client", None)
+        form = BookingForm(initial=initial, practice=practice, practitioners=practitioners)
+        query, chosen = initial.get("client_query", "").strip(), initial.get("client")
+    else:
+        form = BookingForm(initial=_booking_initial(request, practice, practitioners), practice=practice,
+                           practitioners=practitioners)
+    return render_page(request, "scheduling/_booking_form.html", {
+        "form": form, "title": "New appointment",
+        "matches": client_search(query)[:8] if query and not chosen else [],
+        "query": query, "chosen_client": client_search_chosen(chosen),
+    })
+
+
+@require_GET
+def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = selectors.appointment_for_user(request.user, pk)
+    return render_page(request, "scheduling/_appointment_detail.html", _detail_context(request, appointment))
+
+
+def _detail_context(request: HttpRequest, appointment, **forms) -> dict:
+    practice = _practice(request)
+    can_change = selectors.can_change_appointment(request.user, appointment)
+    local_start = timezone.localtime(appointment.starts_at, practice.zone)
+    context = {
+        "appointment": appointment, "title": f"{appointment.client} · {local_start:%a %d %b %H:%M}",
+        "local_start": local_start, "local_end": timezone.localtime(appointment.ends_at, practice.zone),
+        "can_change": can_change, "history": audit_history(appointment)[:50],
+        "diary_url": selectors.diary_url(local_start.date()),
+    }
+    if can_change:
+        context["move_form"] = forms.get("move_form") or MoveForm(
+            practice=practice, appointment=appointment,
+            practitioners=selectors.bookable_practitioners(request.user),
+            initial={"practitioner": appointment.practitioner_id, "location": appointment.location_id,
+                     "date": local_start.date(), "start_time": local_start.time(),
+                     "duration": int(appointment.duration.total_seconds() // 60)},
+        )
+        context["status_form"] = StatusForm(initial={"status": appointment.status})
+        context["cancel_form"] = forms.get("cancel_form") or CancelForm()
+    return context
+
+
+def _act(request: HttpRequest, pk: int, action) -> HttpResponse:
+    """Run one service on an appointment the user may change; errors come back on the detail panel."""
+    appointment = selectors.appointment_for_change(request.user, pk)
+    try:
+        message = action(appointment)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        context = _detail_context(request, appointment)
+        return render_page(request, "scheduling/_appointment_detail.html", context)
+    if message:
+        messages.success(request, message)
+    appointment.refresh_from_db()
+    return done(request, selectors.diary_url(timezone.localtime(appointment.starts_at, _practice(request).zone).date()))
+
+
+@require_POST
+def appointment_move(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = selectors.appointment_for_change(request.user, pk)
+    form = MoveForm(request.POST, practice=_practice(request), appointment=appointment,
+                    practitioners=selectors.bookable_practitioners(request.user))
+    if not form.is_valid():
+        return render_page(request, "scheduling/_appointment_detail.html",
+                           _detail_context(request, appointment, move_form=form))
+
+    def move(appointment):
+        data = form.cleaned_data
+        result = services.appointment_move(
+            actor=request.user, appointment=appointment, starts_at=data["starts_at"], ends_at=data["ends_at"],
+            practitioner=data["practitioner"], location=data["location"],
+        )
+        for warning in result.warnings:
+            messages.warning(request, warning)
+        return "Appointment moved."
+
+    return _act(request, pk, move)
+
+
+@require_POST
+def appointment_status(request: HttpRequest, pk: int) -> HttpResponse:
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a status.")
+        return _act(request, pk, lambda appointment: None)
+    return _act(request, pk, lambda appointment: (
+        services.appointment_set_status(actor=request.user, appointment=appointment,
+                                        status=form.cleaned_data["status"])
+        and f"Status set to {dict(form.fields['status'].choices)[form.cleaned_data['status']]}."
+    ))
+
+
+@require_POST
+def appointment_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    form = CancelForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    return _act(request, pk, lambda appointment: (
+        services.appointment_cancel(actor=request.user, appointment=appointment, reason=reason)
+        and "Appointment cancelled. The time is free to book again."
+    ))
+
+
+@require_POST
+def appointment_reinstate(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, lambda appointment: (
+        services.appointment_reinstate(actor=request.user, appointment=appointment)
+        and "Appointment reinstated."
+    ))
+

@@ -1,0 +1,40 @@
+// Diary and booking form behaviour. Everything here is an enhancement: each form works without it.
+(function () {
+  "use strict";
+
+  // The appointment type sets the duration, unless the user typed one.
+  document.addEventListener("change", function (event) {
+    const select = event.target;
+    if (select.name === "appointment_type" && select.dataset.durations) {
+      const duration = select.form.querySelector("[name=duration]");
+      const minutes = JSON.parse(select.dataset.durations)[select.value];
+      if (duration && minutes && !duration.dataset.touched) duration.value = minutes;
+    }
+    if (select.name === "duration") select.dataset.touched = "1";
+    // Filters in the diary toolbar apply as soon as they change.
+    if (select.form && select.form.hasAttribute("data-autosubmit")) select.form.submit();
+  });
+
+  // Close the side panel without leaving the diary.
+  document.addEventListener("click", function (event) {
+    const close = event.target.closest("[data-close-panel]");
+    const panel = document.getElementById("panel");
+    if (close && panel && panel.contains(close)) {
+      event.preventDefault();
+      panel.innerHTML = "";
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    const panel = document.getElementById("panel");
+    if (event.key === "Escape" && panel && panel.innerHTML.trim()) panel.innerHTML = "";
+  });
+
+  // Move focus into the panel when htmx fills it, for keyboard users.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.target.id === "panel") {
+      const first = event.target.querySelector("input:not([type=hidden]), select, textarea, button");
+      if (first) first.focus();
+    }
+  });
+})();
