@@ -25,4 +25,5 @@ def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """Local midnight to the next local midnight (23 or 25 hours on daylight-saving change days)."""
     start = datetime.combine(day, time(0), tzinfo=zone)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-    return start, end
+    # In UTC: Python subtracts datetimes sharing a tzinfo as wall-clock times, hiding the DST hour.
+    return start.astimezone(UTC), end.astimezone(UTC)

@@ -1,5 +1,6 @@
 """Personas and practice data shared by the whole suite."""
 
+import importlib
 from datetime import time
 
 import pytest
@@ -12,9 +13,18 @@ from scheduling.models import AppointmentType
 PASSWORD = "correct-horse-battery"
 
 
+def ensure_roles() -> None:
+    """Transactional tests (threads, live_server) flush the tables, data-migration rows included."""
+    if not Group.objects.filter(name=roles.PRACTICE_ADMIN).exists():
+        from django.apps import apps
+
+        importlib.import_module("scheduling.migrations.0003_roles").create_roles(apps, None)
+
+
 def make_user(username: str, role: str | None) -> User:
     user = User.objects.create_user(username=username, password=PASSWORD, first_name=username.title())
     if role:
+        ensure_roles()
         user.groups.add(Group.objects.get(name=role))
     return user
 
@@ -28,6 +38,12 @@ def make_practitioner(username: str, location: Location, *, name: str | None = N
         WorkingHours.objects.create(practitioner=practitioner, weekday=weekday, starts_at=time(9),
                                     ends_at=time(17), location=location)
     return practitioner
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Argon2 is slow on purpose; tests that check the real hasher read config.settings directly."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -78,3 +94,31 @@ def admin_user(db) -> User:
 def client_record(db) -> Client:
     return Client.objects.create(first_name="Casey", last_name="Client", mobile="+61412345678",
                                  email="casey@example.com")
+
+
+SYDNEY = "Australia/Sydney"
+
+
+def sydney(year: int, month: int, day: int, hour: int, minute: int = 0):
+    """An aware datetime at that wall-clock time in Sydney."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(SYDNEY))
+
+
+@pytest.fixture
+def book(front_desk, location, appointment_type, client_record):
+    """Book through the service with sensible defaults; returns the appointment."""
+    from scheduling.services import appointment_book
+
+    def _book(practitioner, starts_at, *, minutes: int | None = None, client=None, actor=None):
+        from datetime import timedelta
+
+        return appointment_book(
+            actor=actor or front_desk, client=client or client_record, practitioner=practitioner,
+            location=location, appointment_type=appointment_type, starts_at=starts_at,
+            ends_at=starts_at + timedelta(minutes=minutes) if minutes else None,
+        ).appointment
+
+    return _book

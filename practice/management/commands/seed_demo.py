@@ -42,7 +42,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             created = self._seed()
         self.stdout.write(self.style.SUCCESS("Demo practice ready." if created else "Demo practice already loaded."))
-        self.stdout.write("Log in at http://127.0.0.1:8000 with one of (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"Log in at http://127.0.0.1:8000 with one of (password for all: {DEMO_PASSWORD}):")
         for username, _first, _last, role in LOGINS:
             self.stdout.write(f"  {role:<15} {username}")
 

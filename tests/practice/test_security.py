@@ -1,0 +1,83 @@
+"""RELIABILITY.md 17–19: login throttling, password hashing and length, idle sessions, deploy checks."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from config import settings as configured
+from tests.conftest import PASSWORD
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _login(client, username: str, password: str, ip: str = "10.0.0.1"):
+    return client.post(reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=ip)
+
+
+def test_argon2_is_the_first_hasher_and_passwords_need_12_characters(db):
+    assert configured.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    with pytest.raises(ValidationError, match="at least 12 characters"):
+        validate_password("Xk7#pq2!mZ")
+    validate_password("a much longer passphrase")
+
+
+def test_sessions_end_after_30_idle_minutes():
+    assert configured.SESSION_COOKIE_AGE == 30 * 60
+    assert configured.SESSION_SAVE_EVERY_REQUEST is True
+
+
+def test_five_failures_lock_that_username_from_that_address_only(client, front_desk, admin_user):
+    for _ in range(4):
+        assert _login(client, "frontdesk", "wrong password!").status_code == 200
+    assert _login(client, "frontdesk", "wrong password!").status_code == 429  # the fifth failure locks
+    locked = _login(client, "frontdesk", PASSWORD)
+    assert locked.status_code == 429
+    assert "locked" in locked.content.decode()
+    # A colleague behind the same address still logs in, and so does the same user elsewhere.
+    assert _login(client, "admin", PASSWORD).status_code == 302
+    client.logout()
+    assert _login(client, "frontdesk", PASSWORD, ip="10.0.0.2").status_code == 302
+
+
+def test_a_good_login_lands_on_the_diary(client, front_desk):
+    response = _login(client, "frontdesk", PASSWORD)
+    assert response.status_code == 302 and response.url == reverse("diary")
+
+
+def test_logout_is_a_post(client, front_desk):
+    client.force_login(front_desk)
+    assert client.get(reverse("logout")).status_code == 405
+    assert client.post(reverse("logout")).status_code == 302
+    assert client.get(reverse("diary")).status_code == 302
+
+
+def test_check_deploy_passes_with_production_settings():
+    env = {
+        **os.environ,
+        "DJANGO_SECRET_KEY": "x7!kq2-" + "a8f3k1m9z0" * 5,
+        "DJANGO_HTTPS": "true",
+        "DJANGO_ALLOWED_HOSTS": "diary.example.com",
+        "DJANGO_STATIC_MANIFEST": "true",
+        "DJANGO_DEBUG": "false",
+    }
+    result = subprocess.run(  # noqa: S603 - our own manage.py
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_deploy_fails_with_the_development_defaults():
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
+    result = subprocess.run(  # noqa: S603 - our own manage.py
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stdout + result.stderr

@@ -1,0 +1,97 @@
+"""RELIABILITY.md 1–2: twenty front desks book the same slot at once; exactly one wins.
+
+Runs against whichever database DATABASE_URL names: PostgreSQL in CI (the exclusion constraint),
+SQLite by default (IMMEDIATE transactions plus the service's check).
+"""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection, connections
+
+from practice.errors import ApplicationError
+from scheduling.models import Appointment, Status
+from scheduling.services import appointment_book, appointment_move
+from tests.conftest import sydney
+
+SLOT = sydney(2030, 3, 4, 10)
+THREADS = 20
+
+
+def _race(work) -> tuple[list, list, list]:
+    """Run ``work(n)`` in THREADS threads released together; collect results, conflicts and other errors."""
+    barrier = threading.Barrier(THREADS)
+    created, conflicts, other = [], [], []
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait()
+            created.append(work(n))
+        except ApplicationError as exc:
+            conflicts.append(exc)
+        except Exception as exc:  # noqa: BLE001 - any other failure is what the test looks for
+            other.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return created, conflicts, other
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_bookings_of_one_slot_create_exactly_one(front_desk, practitioner_a, location,
+                                                                    appointment_type, client_record):
+    created, conflicts, other = _race(lambda n: appointment_book(
+        actor=front_desk, client=client_record, practitioner=practitioner_a, location=location,
+        appointment_type=appointment_type, starts_at=SLOT + timedelta(minutes=n % 3 * 5),
+    ))
+    assert other == [], f"unexpected errors on {connection.vendor}: {other!r}"
+    assert len(created) == 1
+    assert len(conflicts) == THREADS - 1
+    assert all(exc.code == "conflict" for exc in conflicts)
+    assert all("Choose another time" in exc.message for exc in conflicts)
+    assert Appointment.objects.exclude(status=Status.CANCELLED).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_moves_into_one_free_slot_let_one_through(front_desk, practitioner_a, practitioner_b, location,
+                                                             appointment_type, client_record):
+    # Twenty appointments on other days all try to move into the same free slot.
+    appointments = [
+        appointment_book(actor=front_desk, client=client_record, practitioner=practitioner_a, location=location,
+                         appointment_type=appointment_type, starts_at=SLOT + timedelta(days=n + 1)).appointment
+        for n in range(THREADS)
+    ]
+    created, conflicts, other = _race(lambda n: appointment_move(
+        actor=front_desk, appointment=appointments[n], starts_at=SLOT, ends_at=SLOT + timedelta(minutes=30),
+        practitioner=practitioner_b, location=location,
+    ))
+    assert other == [], f"unexpected errors on {connection.vendor}: {other!r}"
+    assert len(created) == 1
+    assert len(conflicts) == THREADS - 1
+    assert Appointment.objects.filter(practitioner=practitioner_b).count() == 1
+
+
+@pytest.mark.django_db
+def test_postgres_refuses_an_overlap_even_past_the_service(practitioner_a, location, appointment_type,
+                                                          client_record):
+    """The database itself holds the rule on PostgreSQL: a raw insert that skips the service fails."""
+    if connection.vendor != "postgresql":
+        pytest.skip("The exclusion constraint exists on PostgreSQL only.")
+    from django.db import IntegrityError, transaction
+
+    fields = {"client": client_record, "practitioner": practitioner_a, "location": location,
+              "appointment_type": appointment_type}
+    Appointment.objects.create(starts_at=SLOT, ends_at=SLOT + timedelta(minutes=30), **fields)
+    Appointment.objects.create(starts_at=SLOT + timedelta(minutes=30), ends_at=SLOT + timedelta(minutes=60),
+                               **fields)  # back to back is fine
+    Appointment.objects.create(starts_at=SLOT, ends_at=SLOT + timedelta(minutes=30), status=Status.CANCELLED,
+                               **fields)  # cancelled ones don't count
+    with pytest.raises(IntegrityError, match="appointment_no_overlap"), transaction.atomic():
+        Appointment.objects.create(starts_at=SLOT + timedelta(minutes=10), ends_at=SLOT + timedelta(minutes=20),
+                                   **fields)

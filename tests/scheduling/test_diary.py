@@ -1,0 +1,136 @@
+from datetime import date, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from practice.models import Client, Location
+from scheduling.models import Appointment, Status
+from scheduling.services import appointment_cancel
+from tests.conftest import make_practitioner, sydney
+
+DAY = date(2030, 3, 4)
+# Session, user, practice, locations, practitioners, working hours, appointments, role groups, and the
+# idle-timeout session save (savepoint, update, release).
+DIARY_QUERIES = 11
+
+
+def _fill_day(practitioners, location, appointment_type, count: int) -> None:
+    """``count`` back-to-back 15-minute appointments spread over the practitioners, from 07:00."""
+    clients = Client.objects.bulk_create(Client(first_name=f"C{n}", last_name="Test") for n in range(10))
+    rows = []
+    for n in range(count):
+        practitioner = practitioners[n % len(practitioners)]
+        start = sydney(2030, 3, 4, 7) + timedelta(minutes=15 * (n // len(practitioners)))
+        rows.append(Appointment(client=clients[n % 10], practitioner=practitioner, location=location,
+                                appointment_type=appointment_type, starts_at=start,
+                                ends_at=start + timedelta(minutes=15)))
+    Appointment.objects.bulk_create(rows)
+
+
+def _diary_queries(client, **params) -> tuple[int, str]:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("diary"), {"date": DAY.isoformat(), **params})
+    assert response.status_code == 200
+    return len(queries), response.content.decode()
+
+
+def test_the_day_view_costs_the_same_queries_for_5_and_300_appointments(client, front_desk, practice, location,
+                                                                        appointment_type):
+    practitioners = [make_practitioner(f"p{n}", location) for n in range(20)]
+    client.force_login(front_desk)
+    _fill_day(practitioners, location, appointment_type, 5)
+    few, html = _diary_queries(client)
+    assert html.count('class="appt ') == 5
+    Appointment.objects.all().delete()
+    _fill_day(practitioners, location, appointment_type, 300)
+    many, html = _diary_queries(client)
+    assert html.count('class="appt ') == 300
+    assert few == many == DIARY_QUERIES
+
+
+def test_the_week_view_costs_a_fixed_number_of_queries(client, front_desk, practice, location, appointment_type):
+    practitioner = make_practitioner("solo", location)
+    client.force_login(front_desk)
+    _fill_day([practitioner], location, appointment_type, 3)
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("diary-week"), {"date": DAY.isoformat(), "practitioner": practitioner.pk})
+    _fill_day([practitioner], location, appointment_type, 0)
+    Appointment.objects.all().delete()
+    _fill_day([practitioner], location, appointment_type, 40)
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(reverse("diary-week"), {"date": DAY.isoformat(), "practitioner": practitioner.pk})
+    assert len(few) == len(many)
+    assert response.content.decode().count('class="appt ') == 40
+
+
+def test_the_day_view_shows_columns_blocks_and_working_hours(client, front_desk, practitioner_a, practitioner_b,
+                                                             book):
+    book(practitioner_a, sydney(2030, 3, 4, 9, 30), minutes=45)
+    client.force_login(front_desk)
+    html = client.get(reverse("diary"), {"date": DAY.isoformat()}).content.decode()
+    assert "Alice Allen" in html and "Bob Brown" in html
+    assert "09:30–10:15" in html
+    assert "Casey Client" in html
+    # 07:00–09:00 is outside the 09:00–17:00 working hours: 8 shaded slots per practitioner.
+    assert html.count('class="slot off"') == 2 * (8 + 8)  # and 17:00–19:00
+    assert f'href="/appointments/new/?practitioner={practitioner_a.pk}&amp;start=2030-03-04T09:15"' in html
+
+
+def test_the_day_view_lists_cancelled_appointments_apart(client, front_desk, practitioner_a, book):
+    appointment = book(practitioner_a, sydney(2030, 3, 4, 11))
+    appointment_cancel(actor=front_desk, appointment=appointment)
+    client.force_login(front_desk)
+    html = client.get(reverse("diary"), {"date": DAY.isoformat()}).content.decode()
+    assert 'class="appt ' not in html
+    assert "<h2>Cancelled</h2>" in html
+    assert f'/appointments/{appointment.pk}/' in html
+
+
+def test_the_location_filter_shows_who_works_there(client, front_desk, practitioner_a, location):
+    elsewhere = Location.objects.create(name="Elsewhere")
+    other = make_practitioner("carol", elsewhere, name="Carol Cole")
+    client.force_login(front_desk)
+    html = client.get(reverse("diary"), {"date": DAY.isoformat(), "location": elsewhere.pk}).content.decode()
+    assert "Carol Cole" in html and "Alice Allen" not in html
+    html = client.get(reverse("diary"), {"date": DAY.isoformat()}).content.decode()
+    assert "Carol Cole" in html and "Alice Allen" in html
+    assert other.pk
+
+
+def test_the_grid_widens_for_an_appointment_before_opening(client, front_desk, practitioner_a, book):
+    book(practitioner_a, sydney(2030, 3, 4, 5, 45))
+    client.force_login(front_desk)
+    html = client.get(reverse("diary"), {"date": DAY.isoformat()}).content.decode()
+    assert ">05:00</span>" in html
+    assert "--top:3.0;--len:2.0;" in html
+
+
+@pytest.mark.parametrize("bad", ["", "yesterday", "2030-02-31"])
+def test_a_bad_date_falls_back_to_today(client, front_desk, practitioner_a, bad):
+    client.force_login(front_desk)
+    assert client.get(reverse("diary"), {"date": bad}).status_code == 200
+
+
+def test_the_panel_is_served_alone_to_htmx(client, front_desk, practitioner_a, book):
+    appointment = book(practitioner_a, sydney(2030, 3, 4, 9))
+    client.force_login(front_desk)
+    url = reverse("appointment-detail", args=[appointment.pk])
+    partial = client.get(url, headers={"HX-Request": "true", "HX-Target": "panel"}).content.decode()
+    full = client.get(url).content.decode()
+    assert "<html" not in partial and "<html" in full
+    assert "Move or change time" in partial and "Move or change time" in full
+
+
+def test_status_buttons_change_status_and_redirect_to_the_day(client, front_desk, practitioner_a, book):
+    appointment = book(practitioner_a, sydney(2030, 3, 4, 9))
+    client.force_login(front_desk)
+    response = client.post(reverse("appointment-status", args=[appointment.pk]), {"status": "arrived"})
+    assert response.status_code == 302
+    assert response.url == "/diary/?date=2030-03-04"
+    appointment.refresh_from_db()
+    assert appointment.status == Status.ARRIVED
+    response = client.post(reverse("appointment-status", args=[appointment.pk]), {"status": "arrived"},
+                           headers={"HX-Request": "true"})
+    assert response.status_code == 204 and response["HX-Redirect"] == "/diary/?date=2030-03-04"

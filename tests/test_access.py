@@ -1,0 +1,144 @@
+"""RELIABILITY.md 11, 12, 16: default deny, a table of (role, URL, method) → status, CSRF everywhere."""
+
+import pytest
+from django.test import Client as HttpClient
+from django.urls import reverse
+
+from scheduling.models import Appointment
+from tests.conftest import sydney
+
+ANON, DESK, PRAC, ADMIN = "anonymous", "front desk", "practitioner", "admin"
+
+
+@pytest.fixture
+def world(front_desk, admin_user, practitioner_a, practitioner_b, book, client_record):
+    """practitioner_a (user alice) is the logged-in practitioner; "other" belongs to practitioner_b."""
+    return {
+        "users": {DESK: front_desk, PRAC: practitioner_a.user, ADMIN: admin_user},
+        "own": book(practitioner_a, sydney(2030, 3, 4, 9)),
+        "other": book(practitioner_b, sydney(2030, 3, 4, 9)),
+        "client": client_record,
+    }
+
+
+def _url(world, name: str) -> str:
+    if name.startswith("appointment-") and name != "appointment-new":
+        name, _, which = name.rpartition(":")
+        return reverse(name, args=[world[which].pk])
+    if name in ("client-detail", "client-edit"):
+        return reverse(name, args=[world["client"].pk])
+    if name == "options":
+        return reverse("admin:index")
+    return reverse(name)
+
+
+# (url name[:own|other], method, data) → status for anonymous, front desk, practitioner, admin.
+# 302 for anonymous is the redirect to the login page; 302 for others is "done, back to the diary".
+TABLE = [
+    ("diary", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
+    ("diary-week", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
+    ("appointment-new", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
+    ("appointment-new", "post", {}, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
+    ("appointment-detail:own", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
+    ("appointment-detail:other", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
+    ("appointment-status:own", "post", {"status": "arrived"}, {ANON: 302, DESK: 302, PRAC: 302, ADMIN: 302}),
+    ("appointment-status:other", "post", {"status": "arrived"}, {ANON: 302, DESK: 302, PRAC: 403, ADMIN: 302}),
+    ("appointment-move:own", "post", {}, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
+    ("appointment-move:other", "post", {}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
+    ("appointment-cancel:own", "post", {}, {ANON: 302, DESK: 302, PRAC: 302, ADMIN: 302}),
+    ("appointment-cancel:other", "post", {}, {ANON: 302, DESK: 302, PRAC: 403, ADMIN: 302}),
+    ("appointment-reinstate:other", "post", {}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
+    ("appointment-detail:own", "post", {}, {ANON: 302, DESK: 405, PRAC: 405, ADMIN: 405}),
+    ("appointment-move:own", "get", None, {ANON: 302, DESK: 405, PRAC: 405, ADMIN: 405}),
+    ("client-list", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
+    ("client-search", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
+    ("client-detail", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
+    ("client-new", "get", None, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
+    ("client-new", "post", {}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
+    ("client-edit", "get", None, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
+    ("client-edit", "post", {}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
+    ("options", "get", None, {ANON: 302, DESK: 302, PRAC: 302, ADMIN: 200}),
+    ("health", "get", None, {ANON: 200, DESK: 200, PRAC: 200, ADMIN: 200}),
+    ("login", "get", None, {ANON: 200, DESK: 302, PRAC: 302, ADMIN: 302}),
+]
+CASES = [
+    pytest.param(name, method, data, role, status, id=f"{role}-{method}-{name}")
+    for name, method, data, expected in TABLE
+    for role, status in expected.items()
+]
+
+
+@pytest.mark.parametrize(("name", "method", "data", "role", "status"), CASES)
+def test_role_url_method_status(client, world, name, method, data, role, status):
+    if role != ANON:
+        client.force_login(world["users"][role])
+    url = _url(world, name)
+    response = getattr(client, method)(url, data) if data is not None else getattr(client, method)(url)
+    assert response.status_code == status
+    if role == ANON and status == 302:
+        assert response.url.startswith(reverse("login")) or response.url.startswith("/options/login/")
+
+
+def test_every_url_is_in_the_table():
+    from django.urls import get_resolver
+
+    covered = {name.partition(":")[0] for name, *_ in TABLE} | {"logout"}  # logout: see the CSRF test
+    names = {
+        pattern.name
+        for entry in get_resolver().url_patterns
+        for pattern in getattr(entry, "url_patterns", [entry])
+        if getattr(pattern, "name", None) and getattr(entry, "app_name", None) != "admin"
+    }
+    assert names - covered == set()
+
+
+def test_a_practitioner_cannot_book_into_a_colleagues_diary(client, world, practitioner_b, location,
+                                                            appointment_type):
+    client.force_login(world["users"][PRAC])
+    before = Appointment.objects.count()
+    response = client.post(reverse("appointment-new"), {
+        "client": world["client"].pk, "practitioner": practitioner_b.pk, "date": "2030-03-05",
+        "start_time": "10:00", "appointment_type": appointment_type.pk, "location": location.pk,
+    })
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert Appointment.objects.count() == before
+
+
+def test_a_practitioner_sees_a_colleagues_appointment_read_only(client, world):
+    client.force_login(world["users"][PRAC])
+    html = client.get(reverse("appointment-detail", args=[world["other"].pk])).content.decode()
+    assert "only Bob Brown or the front desk can change it" in html
+    assert "Save move" not in html
+    html = client.get(reverse("appointment-detail", args=[world["own"].pk])).content.decode()
+    assert "Save move" in html
+
+
+POSTS = [
+    ("appointment-new", None), ("appointment-status", "own"), ("appointment-move", "own"),
+    ("appointment-cancel", "own"), ("appointment-reinstate", "own"), ("client-new", None), ("client-edit", None),
+    ("logout", None),
+]
+
+
+@pytest.mark.parametrize(("name", "which"), POSTS)
+def test_posts_without_a_csrf_token_are_refused(world, name, which):
+    browser = HttpClient(enforce_csrf_checks=True)
+    browser.force_login(world["users"][ADMIN])
+    if which:
+        url = reverse(name, args=[world[which].pk])
+    elif name == "client-edit":
+        url = reverse(name, args=[world["client"].pk])
+    else:
+        url = reverse(name)
+    assert browser.post(url, {"status": "arrived"}).status_code == 403
+
+
+def test_a_csrf_token_lets_the_same_post_through(world):
+    browser = HttpClient(enforce_csrf_checks=True)
+    browser.force_login(world["users"][DESK])
+    browser.get(reverse("diary"))
+    token = browser.cookies["csrftoken"].value
+    response = browser.post(reverse("appointment-status", args=[world["own"].pk]),
+                            {"status": "arrived", "csrfmiddlewaretoken": token})
+    assert response.status_code == 302
