@@ -21,6 +21,8 @@ install: $(INSTALLED)
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
+	mkdir -p var/broker var/broker-processed
+	@echo "Starting the app at http://127.0.0.1:8000 (Ctrl-C stops everything)"
 	DJANGO_DEBUG=true $(BIN)/honcho -f Procfile.dev start
 
 lint: install

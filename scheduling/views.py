@@ -3,7 +3,6 @@ from datetime import date, datetime, timedelta
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -14,11 +13,6 @@ from practice.models import Location, Practice, Practitioner
 from practice.selectors import client_search, client_search_chosen
 from scheduling import selectors, services
 from scheduling.forms import BookingForm, CancelForm, MoveForm, StatusForm
-
-
-def _appointment_base() -> str:
-    """"/appointments/": the diary appends "<pk>/" itself rather than reversing a URL per block."""
-    return reverse("appointment-detail", args=[0]).removesuffix("0/")
 
 
 def _day_param(request: HttpRequest, zone) -> date:
@@ -50,7 +44,7 @@ def diary(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate(timezone=practice.zone)
     return render(request, "scheduling/diary.html", {
         "grid": grid, "day": day, "today": today, "locations": locations, "location": location,
-        "view": "day", "appointment_base": _appointment_base(),
+        "view": "day",
         "prev_url": selectors.diary_url(day - timedelta(days=1), location=location_id),
         "next_url": selectors.diary_url(day + timedelta(days=1), location=location_id),
         "today_url": selectors.diary_url(today, location=location_id),
@@ -70,7 +64,7 @@ def diary_week(request: HttpRequest) -> HttpResponse:
     base = {"practitioner": practitioner.pk if practitioner else None}
     return render(request, "scheduling/diary.html", {
         "grid": grid, "day": day, "today": today, "practitioners": practitioners, "practitioner": practitioner,
-        "view": "week", "appointment_base": _appointment_base(),
+        "view": "week",
         "prev_url": selectors.week_url(day - timedelta(days=7), **base),
         "next_url": selectors.week_url(day + timedelta(days=7), **base),
         "today_url": selectors.week_url(today, **base),

@@ -26,20 +26,44 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-c
 SCREENSHOT_DIR = Path(tempfile.gettempdir()) / "e2e-screenshots"  # outside the repository
 PRACTICE_ZONE = ZoneInfo("Australia/Sydney")
 HERE = Path(__file__).resolve().parent
+BROWSER_GROUP = "browser"
 
 
-@pytest.hookimpl(tryfirst=True)
+def _e2e_items(items):
+    return [item for item in items if HERE in Path(item.fspath).resolve().parents]
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(config, items):
-    # tryfirst: xdist reads the xdist_group marker in its own hook, and pytest-django sorts
-    # transactional tests last in its own, so the markers must be on the items before either runs.
-    for item in items:
-        if HERE not in Path(item.fspath).resolve().parents:
-            continue
+    # A wrapper: the markers must be on the items before pytest-xdist (xdist_group) and pytest-django
+    # (transactional tests last) read them in their own implementations of this hook.
+    for item in _e2e_items(items):
         item.add_marker(pytest.mark.e2e)
-        item.add_marker(pytest.mark.xdist_group("browser"))
+        item.add_marker(pytest.mark.xdist_group(BROWSER_GROUP))
         # serialized_rollback: the role groups come from a data migration, and the flush after each
         # transactional test would otherwise remove them for the tests that follow.
         item.add_marker(pytest.mark.django_db(transaction=True, serialized_rollback=True))
+    result = yield
+    _keep_browser_group(config, items)
+    return result
+
+
+def _keep_browser_group(config, items) -> None:
+    """Make ``--dist loadgroup`` keep the browser tests on one worker with pytest 9.2 and pytest-xdist 3.8.
+
+    xdist tells its scheduler about a group by appending "@group" to ``item._nodeid``, which pytest
+    9.2 no longer reads (node ids are structured now), so the group is silently ignored and both
+    workers start Chromium (pytest-dev/pytest-xdist#1386). Does nothing once xdist's own suffix is there.
+    """
+    if not getattr(config.option, "loadgroup", False):  # set on xdist workers only
+        return
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # an older pytest, where xdist's own suffix works
+        return
+    for item in _e2e_items(items):
+        if "@" not in item.nodeid.rpartition("::")[2] and hasattr(item, "_id"):
+            item._id = NodeId.parse(f"{item.nodeid}@{BROWSER_GROUP}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -139,3 +163,4 @@ def panel(page):
 
 def messages(page):
     return page.locator(".messages")
+

@@ -134,3 +134,16 @@ def test_status_buttons_change_status_and_redirect_to_the_day(client, front_desk
     response = client.post(reverse("appointment-status", args=[appointment.pk]), {"status": "arrived"},
                            headers={"HX-Request": "true"})
     assert response.status_code == 204 and response["HX-Redirect"] == "/diary/?date=2030-03-04"
+
+
+def test_names_from_the_database_are_escaped_in_the_grid(client, front_desk, practitioner_a, book, client_record,
+                                                         appointment_type):
+    client_record.first_name = "<script>alert(1)</script>"
+    client_record.save()
+    appointment_type.colour = '"><img src=x>'
+    appointment_type.save()
+    book(practitioner_a, sydney(2030, 3, 4, 9))
+    client.force_login(front_desk)
+    html = client.get(reverse("diary"), {"date": DAY.isoformat()}).content.decode()
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<img src=x>" not in html
