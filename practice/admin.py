@@ -74,6 +74,12 @@ class PracticeUserAdmin(UserAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
 
+    def get_readonly_fields(self, request, obj=None):
+        # Practice admins manage staff through roles; only a superuser hands out superuser or raw permissions.
+        if request.user.is_superuser:
+            return super().get_readonly_fields(request, obj)
+        return ("is_superuser", "user_permissions", "last_login", "date_joined")
+
 
 admin.site.unregister(User)
 admin.site.register(User, PracticeUserAdmin)

@@ -29,6 +29,6 @@ class ClientForm(forms.ModelForm):
         fields = ["first_name", "last_name", "preferred_name", "date_of_birth", "mobile", "email",
                   "sms_reminders", "email_reminders", "notes"]
         widgets = {
-            "date_of_birth": forms.DateInput(attrs={"type": "date"}),
+            "date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "notes": forms.Textarea(attrs={"rows": 3}),
         }

@@ -16,8 +16,10 @@ DURATION_HELP = "Minutes. Leave empty for the appointment type's usual length."
 class _WhenFields(forms.Form):
     """Date, start time and duration in the practice's time zone, cleaned to aware starts_at/ends_at."""
 
-    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    start_time = forms.TimeField(label="Start", widget=forms.TimeInput(attrs={"type": "time", "step": 300}))
+    # Browsers' date and time inputs only take ISO values, whatever the language of the page.
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    start_time = forms.TimeField(label="Start", widget=forms.TimeInput(attrs={"type": "time", "step": 300},
+                                                                       format="%H:%M"))
     duration = forms.IntegerField(label="Duration", min_value=5, max_value=720, required=False,
                                   help_text=DURATION_HELP,
                                   widget=forms.NumberInput(attrs={"step": 5, "inputmode": "numeric"}))
