@@ -11,3 +11,6 @@ urlpatterns = [
     path("", include("practice.urls")),
     path("", include("scheduling.urls")),
 ]
+
+handler403 = "practice.views.permission_denied"
+handler404 = "practice.views.page_not_found"

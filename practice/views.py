@@ -76,3 +76,16 @@ def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
         return done(request, reverse("client-detail", args=[client.pk]))
     return render_page(request, "practice/_client_form.html", {"form": form, "title": f"Edit {client}",
                                                                 "client": client})
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """403, as the side panel's content when htmx asked for the panel, so the refusal is visible there."""
+    return _error_page(request, "Not allowed", str(exception) or "Your role does not allow this.", 403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return _error_page(request, "Not found", "That page or record does not exist.", 404)
+
+
+def _error_page(request: HttpRequest, title: str, message: str, status: int) -> HttpResponse:
+    return render_page(request, "_error.html", {"title": title, "message": message}, status=status)

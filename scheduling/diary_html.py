@@ -23,7 +23,7 @@ class Layout:
     book_url: str
     appointment_url: str  # ends with "/", the pk and "/" are appended
 
-    def slots(self, *, day: date, practitioner_id: int, shifts) -> str:
+    def slots(self, *, day: date, practitioner_id: int, shifts, bookable: bool) -> str:
         spans = [(s.starts_at.hour * 60 + s.starts_at.minute, s.ends_at.hour * 60 + s.ends_at.minute)
                  for s in shifts]
         prefix = f"{escape(self.book_url)}?practitioner={practitioner_id}&amp;start={day.isoformat()}T"
@@ -31,7 +31,10 @@ class Layout:
         for minute in range(self.first, self.last, SLOT_MINUTES):
             hhmm = f"{minute // 60:02d}:{minute % 60:02d}"
             off = "" if any(a <= minute < b for a, b in spans) else " off"
-            parts.append(f'<a class="slot{off}" href="{prefix}{hhmm}" title="Book {hhmm}"></a>')
+            if bookable:
+                parts.append(f'<a class="slot{off}" href="{prefix}{hhmm}" title="Book {hhmm}"></a>')
+            else:  # a colleague's diary, for a practitioner: visible, not bookable
+                parts.append(f'<span class="slot{off}"></span>')
         return "".join(parts)
 
     def block(self, entry, day: date) -> str:
@@ -51,6 +54,6 @@ class Layout:
             f'{status}<span class="badges"></span></a>'
         )
 
-    def column(self, *, day: date, practitioner_id: int, shifts, entries) -> SafeString:
-        html = self.slots(day=day, practitioner_id=practitioner_id, shifts=shifts)
+    def column(self, *, day: date, practitioner_id: int, shifts, entries, bookable: bool) -> SafeString:
+        html = self.slots(day=day, practitioner_id=practitioner_id, shifts=shifts, bookable=bookable)
         return mark_safe(html + "".join(self.block(entry, day) for entry in entries))  # noqa: S308 - escaped above

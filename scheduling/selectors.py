@@ -116,7 +116,14 @@ def _split(entries: list[DiaryEntry], key) -> tuple[dict, list[DiaryEntry], list
     return by_column, active, cancelled
 
 
-def diary_day(*, practice: Practice, day: date, location: Location | None) -> DiaryGrid:
+def _bookable(user: AbstractBaseUser, practitioners: list[Practitioner]) -> set[int]:
+    """Columns whose empty slots are booking links for this user."""
+    if roles.can_manage_all_appointments(user):
+        return {p.pk for p in practitioners}
+    return {p.pk for p in practitioners if p.user_id == user.pk}
+
+
+def diary_day(*, practice: Practice, day: date, location: Location | None, user: AbstractBaseUser) -> DiaryGrid:
     zone = practice.zone
     practitioners = diary_practitioners(day=day, location=location)
     ids = [p.pk for p in practitioners]
@@ -128,9 +135,11 @@ def diary_day(*, practice: Practice, day: date, location: Location | None) -> Di
     first, last = _grid_range(practice, active)
     layout = diary_html.Layout(first=first, last=last, book_url=reverse("appointment-new"),
                                appointment_url=_appointment_base())
+    bookable = _bookable(user, practitioners)
     columns = [
         Column(title=p.display_name, subtitle=p.profession, colour=p.colour,
-               html=layout.column(day=day, practitioner_id=p.pk, shifts=shifts[p.pk], entries=by_column[p.pk]))
+               html=layout.column(day=day, practitioner_id=p.pk, shifts=shifts[p.pk], entries=by_column[p.pk],
+                                  bookable=p.pk in bookable))
         for p in practitioners
     ]
     return DiaryGrid(hours=_hours(first, last), rows=(last - first) // SLOT_MINUTES, columns=columns,
@@ -141,7 +150,7 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def diary_week(*, practice: Practice, practitioner: Practitioner, day: date) -> DiaryGrid:
+def diary_week(*, practice: Practice, practitioner: Practitioner, day: date, user: AbstractBaseUser) -> DiaryGrid:
     zone = practice.zone
     monday = week_start(day)
     days = [monday + timedelta(days=n) for n in range(7)]
@@ -155,10 +164,11 @@ def diary_week(*, practice: Practice, practitioner: Practitioner, day: date) -> 
     first, last = _grid_range(practice, active)
     layout = diary_html.Layout(first=first, last=last, book_url=reverse("appointment-new"),
                                appointment_url=_appointment_base())
+    bookable = bool(_bookable(user, [practitioner]))
     columns = [
         Column(title=f"{each:%a %d %b}", subtitle="", colour=practitioner.colour,
                html=layout.column(day=each, practitioner_id=practitioner.pk, shifts=shifts[each.weekday()],
-                                  entries=by_column[each]))
+                                  entries=by_column[each], bookable=bookable))
         for each in days
     ]
     return DiaryGrid(hours=_hours(first, last), rows=(last - first) // SLOT_MINUTES, columns=columns,

@@ -13,6 +13,7 @@ from practice.models import Location, Practice, Practitioner
 from practice.selectors import client_search, client_search_chosen
 from scheduling import selectors, services
 from scheduling.forms import BookingForm, CancelForm, MoveForm, StatusForm
+from scheduling.models import Status
 
 
 def _day_param(request: HttpRequest, zone) -> date:
@@ -40,7 +41,7 @@ def diary(request: HttpRequest) -> HttpResponse:
     locations = list(Location.objects.filter(is_active=True))
     location_id = _int_param(request, "location")
     location = next((loc for loc in locations if loc.pk == location_id), None)
-    grid = selectors.diary_day(practice=practice, day=day, location=location)
+    grid = selectors.diary_day(practice=practice, day=day, location=location, user=request.user)
     today = timezone.localdate(timezone=practice.zone)
     return render(request, "scheduling/diary.html", {
         "grid": grid, "day": day, "today": today, "locations": locations, "location": location,
@@ -59,7 +60,8 @@ def diary_week(request: HttpRequest) -> HttpResponse:
     wanted = _int_param(request, "practitioner")
     own = next((p for p in practitioners if p.user_id == request.user.pk), None)
     practitioner = next((p for p in practitioners if p.pk == wanted), None) or own or next(iter(practitioners), None)
-    grid = selectors.diary_week(practice=practice, practitioner=practitioner, day=day) if practitioner else None
+    grid = (selectors.diary_week(practice=practice, practitioner=practitioner, day=day, user=request.user)
+            if practitioner else None)
     today = timezone.localdate(timezone=practice.zone)
     base = {"practitioner": practitioner.pk if practitioner else None}
     return render(request, "scheduling/diary.html", {
@@ -136,7 +138,7 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render_page(request, "scheduling/_appointment_detail.html", _detail_context(request, appointment))
 
 
-def _detail_context(request: HttpRequest, appointment, **forms) -> dict:
+def _detail_context(request: HttpRequest, appointment, *, move_form: MoveForm | None = None) -> dict:
     practice = _practice(request)
     can_change = selectors.can_change_appointment(request.user, appointment)
     local_start = timezone.localtime(appointment.starts_at, practice.zone)
@@ -147,7 +149,7 @@ def _detail_context(request: HttpRequest, appointment, **forms) -> dict:
         "diary_url": selectors.diary_url(local_start.date()),
     }
     if can_change:
-        context["move_form"] = forms.get("move_form") or MoveForm(
+        context["move_form"] = move_form or MoveForm(
             practice=practice, appointment=appointment,
             practitioners=selectors.bookable_practitioners(request.user),
             initial={"practitioner": appointment.practitioner_id, "location": appointment.location_id,
@@ -155,7 +157,7 @@ def _detail_context(request: HttpRequest, appointment, **forms) -> dict:
                      "duration": int(appointment.duration.total_seconds() // 60)},
         )
         context["status_form"] = StatusForm(initial={"status": appointment.status})
-        context["cancel_form"] = forms.get("cancel_form") or CancelForm()
+        context["cancel_form"] = CancelForm()
     return context
 
 
@@ -168,10 +170,9 @@ def _act(request: HttpRequest, pk: int, action) -> HttpResponse:
         messages.error(request, exc.message)
         context = _detail_context(request, appointment)
         return render_page(request, "scheduling/_appointment_detail.html", context)
-    if message:
-        messages.success(request, message)
+    messages.success(request, message)
     appointment.refresh_from_db()
-    return done(request, selectors.diary_url(timezone.localtime(appointment.starts_at, _practice(request).zone).date()))
+    return done(request, selectors.diary_url(timezone.localtime(appointment.starts_at).date()))
 
 
 @require_POST
@@ -183,46 +184,52 @@ def appointment_move(request: HttpRequest, pk: int) -> HttpResponse:
         return render_page(request, "scheduling/_appointment_detail.html",
                            _detail_context(request, appointment, move_form=form))
 
-    def move(appointment):
-        data = form.cleaned_data
+    data = form.cleaned_data
+    try:
         result = services.appointment_move(
             actor=request.user, appointment=appointment, starts_at=data["starts_at"], ends_at=data["ends_at"],
             practitioner=data["practitioner"], location=data["location"],
         )
-        for warning in result.warnings:
-            messages.warning(request, warning)
-        return "Appointment moved."
-
-    return _act(request, pk, move)
+    except ApplicationError as exc:
+        form.add_error(None, exc.message)  # shown on the open move form, with what was typed
+        return render_page(request, "scheduling/_appointment_detail.html",
+                           _detail_context(request, appointment, move_form=form))
+    messages.success(request, "Appointment moved.")
+    for warning in result.warnings:
+        messages.warning(request, warning)
+    return done(request, selectors.diary_url(timezone.localtime(result.appointment.starts_at).date()))
 
 
 @require_POST
 def appointment_status(request: HttpRequest, pk: int) -> HttpResponse:
     form = StatusForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose a status.")
-        return _act(request, pk, lambda appointment: None)
-    return _act(request, pk, lambda appointment: (
-        services.appointment_set_status(actor=request.user, appointment=appointment,
-                                        status=form.cleaned_data["status"])
-        and f"Status set to {dict(form.fields['status'].choices)[form.cleaned_data['status']]}."
-    ))
+
+    def change(appointment) -> str:
+        if not form.is_valid():
+            raise ApplicationError("Choose a status.")
+        status = form.cleaned_data["status"]
+        services.appointment_set_status(actor=request.user, appointment=appointment, status=status)
+        return f"Status set to {Status(status).label}."
+
+    return _act(request, pk, change)
 
 
 @require_POST
 def appointment_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     form = CancelForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    return _act(request, pk, lambda appointment: (
+
+    def cancel(appointment) -> str:
         services.appointment_cancel(actor=request.user, appointment=appointment, reason=reason)
-        and "Appointment cancelled. The time is free to book again."
-    ))
+        return "Appointment cancelled. The time is free to book again."
+
+    return _act(request, pk, cancel)
 
 
 @require_POST
 def appointment_reinstate(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, lambda appointment: (
+    def reinstate(appointment) -> str:
         services.appointment_reinstate(actor=request.user, appointment=appointment)
-        and "Appointment reinstated."
-    ))
+        return "Appointment reinstated."
 
+    return _act(request, pk, reinstate)

@@ -142,3 +142,15 @@ def test_a_csrf_token_lets_the_same_post_through(world):
     response = browser.post(reverse("appointment-status", args=[world["own"].pk]),
                             {"status": "arrived", "csrfmiddlewaretoken": token})
     assert response.status_code == 302
+
+
+def test_a_refusal_in_the_panel_is_a_panel_not_a_page(client, world):
+    client.force_login(world["users"][PRAC])
+    response = client.post(reverse("appointment-status", args=[world["other"].pk]), {"status": "arrived"},
+                           headers={"HX-Request": "true", "HX-Target": "panel"})
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "or the front desk can change it." in html
+    assert "<html" not in html
+    full = client.post(reverse("appointment-status", args=[world["other"].pk]), {"status": "arrived"})
+    assert full.status_code == 403 and "<html" in full.content.decode()

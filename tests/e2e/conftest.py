@@ -1,8 +1,10 @@
 """Browser journeys: Playwright (sync API) driving Debian's Chromium against pytest-django's live server.
 
-Every test in this directory is marked ``e2e``, runs on a transactional database (the live server is
-another thread) and belongs to the xdist group "browser", so that under ``-n 2 --dist loadgroup`` a
-single worker drives Chromium.
+Every test in this directory is marked ``e2e`` and runs on a transactional database (the live server
+is another thread). Under ``-n 2 --dist loadfile`` each module runs on one worker with one Chromium.
+
+Nothing here may leak into the rest of the suite, which can run on the same worker after these tests:
+Playwright, and DJANGO_ALLOW_ASYNC_UNSAFE with it, only runs while a module of browser tests does.
 """
 
 import os
@@ -14,19 +16,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-# Playwright's sync API runs an event loop in the test thread; the ORM calls made by fixtures and
-# assertions would otherwise be refused as "called from an async context".
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-from tests.conftest import PASSWORD  # noqa: E402
+from tests.conftest import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
+ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
 SCREENSHOT_DIR = Path(tempfile.gettempdir()) / "e2e-screenshots"  # outside the repository
 PRACTICE_ZONE = ZoneInfo("Australia/Sydney")
 HERE = Path(__file__).resolve().parent
-BROWSER_GROUP = "browser"
 
 
 def _e2e_items(items):
@@ -35,35 +33,14 @@ def _e2e_items(items):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(config, items):
-    # A wrapper: the markers must be on the items before pytest-xdist (xdist_group) and pytest-django
-    # (transactional tests last) read them in their own implementations of this hook.
+    # A wrapper: the markers must be on the items before pytest-django (transactional tests last)
+    # reads them in its own implementation of this hook.
     for item in _e2e_items(items):
         item.add_marker(pytest.mark.e2e)
-        item.add_marker(pytest.mark.xdist_group(BROWSER_GROUP))
-        # serialized_rollback: the role groups come from a data migration, and the flush after each
-        # transactional test would otherwise remove them for the tests that follow.
-        item.add_marker(pytest.mark.django_db(transaction=True, serialized_rollback=True))
-    result = yield
-    _keep_browser_group(config, items)
-    return result
-
-
-def _keep_browser_group(config, items) -> None:
-    """Make ``--dist loadgroup`` keep the browser tests on one worker with pytest 9.2 and pytest-xdist 3.8.
-
-    xdist tells its scheduler about a group by appending "@group" to ``item._nodeid``, which pytest
-    9.2 no longer reads (node ids are structured now), so the group is silently ignored and both
-    workers start Chromium (pytest-dev/pytest-xdist#1386). Does nothing once xdist's own suffix is there.
-    """
-    if not getattr(config.option, "loadgroup", False):  # set on xdist workers only
-        return
-    try:
-        from _pytest.nodeid import NodeId
-    except ImportError:  # an older pytest, where xdist's own suffix works
-        return
-    for item in _e2e_items(items):
-        if "@" not in item.nodeid.rpartition("::")[2] and hasattr(item, "_id"):
-            item._id = NodeId.parse(f"{item.nodeid}@{BROWSER_GROUP}")
+        # The live server answers from another thread, so the data must be committed. (The flush after
+        # each test also removes the role groups; tests/conftest.py's make_user() puts them back.)
+        item.add_marker(pytest.mark.django_db(transaction=True))
+    return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -79,18 +56,42 @@ def _browser_unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium, started once per module of browser tests.
+
+    Not once per session, because Playwright's sync API leaves an event loop running in the test
+    thread for as long as it is started, and that changes Django for everything else on this worker:
+
+    - the ORM refuses to run ("async context") unless DJANGO_ALLOW_ASYNC_UNSAFE is set, and that
+      variable would then also reach subprocesses such as ``manage.py check --deploy``, which warns;
+    - django.db.connections is an asgiref Local, which keeps a separate set of connections while a
+      loop is running. They are closed here, before the loop stops, so none is left open (on
+      PostgreSQL an open one would hold up dropping the test database).
+    """
     if not CHROMIUM.exists():
         _browser_unavailable(f"{CHROMIUM} is not installed")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _browser_unavailable("playwright is not installed")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    from django.db import connections
+
+    previous = os.environ.get(ASYNC_UNSAFE)
+    os.environ[ASYNC_UNSAFE] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                yield browser
+            finally:
+                browser.close()
+                connections.close_all()
+    finally:
+        if previous is None:
+            os.environ.pop(ASYNC_UNSAFE, None)
+        else:
+            os.environ[ASYNC_UNSAFE] = previous
 
 
 @pytest.fixture
@@ -164,3 +165,25 @@ def panel(page):
 def messages(page):
     return page.locator(".messages")
 
+
+def open_panel(page, link):
+    """Click a diary link that htmx loads into the side panel, and wait until htmx has settled it.
+
+    Settled means the new content is wired up (search-as-you-type, boosted forms); typing into it any
+    earlier loses the keystrokes' events. Times out if the click became a full page load instead.
+    """
+    page.evaluate("""() => {
+        window.e2ePanelSettled = false;
+        document.addEventListener("htmx:afterSettle", () => { window.e2ePanelSettled = true; }, {once: true});
+    }""")
+    link.click()
+    page.wait_for_function("() => window.e2ePanelSettled === true")
+    return panel(page)
+
+
+def expect_message(page, text: str) -> None:
+    """A message on the page a successful form led to (htmx's HX-Redirect is a full page load)."""
+    from playwright.sync_api import expect
+
+    expect(messages(page)).to_contain_text(text)
+    page.wait_for_load_state()  # htmx has boosted the new page's links before the next click

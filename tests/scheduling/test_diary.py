@@ -140,10 +140,40 @@ def test_names_from_the_database_are_escaped_in_the_grid(client, front_desk, pra
                                                          appointment_type):
     client_record.first_name = "<script>alert(1)</script>"
     client_record.save()
-    appointment_type.colour = '"><img src=x>'
+    appointment_type.colour = '"><svg>'
     appointment_type.save()
     book(practitioner_a, sydney(2030, 3, 4, 9))
     client.force_login(front_desk)
     html = client.get(reverse("diary"), {"date": DAY.isoformat()}).content.decode()
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "<img src=x>" not in html
+    assert '"><svg>' not in html
+
+
+def test_a_practitioner_can_book_only_in_their_own_column(client, practitioner_a, practitioner_b):
+    client.force_login(practitioner_a.user)
+    html = client.get(reverse("diary"), {"date": DAY.isoformat()}).content.decode()
+    assert f"?practitioner={practitioner_a.pk}&amp;start=" in html
+    assert f"?practitioner={practitioner_b.pk}&amp;start=" not in html
+    assert '<span class="slot' in html
+
+
+def test_a_clash_on_move_is_shown_on_the_move_form(client, front_desk, practitioner_a, book):
+    book(practitioner_a, sydney(2030, 3, 4, 9))
+    later = book(practitioner_a, sydney(2030, 3, 4, 11))
+    client.force_login(front_desk)
+    response = client.post(reverse("appointment-move", args=[later.pk]), {
+        "practitioner": practitioner_a.pk, "location": later.location_id, "date": "2030-03-04",
+        "start_time": "09:15", "duration": "30"}, headers={"HX-Request": "true", "HX-Target": "panel"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "already has an appointment at Mon 04 Mar 09:00–09:30" in html
+    assert '<details class="section" open>' in html
+    assert 'value="09:15"' in html
+
+
+def test_an_error_from_a_panel_action_is_shown_in_the_panel(client, front_desk, practitioner_a, book):
+    appointment = book(practitioner_a, sydney(2030, 3, 4, 9))
+    client.force_login(front_desk)
+    response = client.post(reverse("appointment-reinstate", args=[appointment.pk]),
+                           headers={"HX-Request": "true", "HX-Target": "panel"})
+    assert "Only a cancelled appointment can be reinstated." in response.content.decode()
