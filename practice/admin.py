@@ -45,13 +45,8 @@ class ClientAdmin(admin.ModelAdmin):
     search_fields = ["last_name", "first_name", "preferred_name", "email", "mobile"]
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["at", "actor", "action", "object_type", "object_id", "summary"]
-    list_filter = ["action", "object_type"]
-    search_fields = ["object_id", "summary", "actor__username"]
-    date_hierarchy = "at"
-    list_select_related = ["actor"]
+class ReadOnlyAdminMixin:
+    """Listed and viewed under Options, changed only through the app's own services."""
 
     def has_add_permission(self, request):
         return False
@@ -61,6 +56,15 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["at", "actor", "action", "object_type", "object_id", "summary"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["object_id", "summary", "actor__username"]
+    date_hierarchy = "at"
+    list_select_related = ["actor"]
 
 
 class PracticeUserAdmin(UserAdmin):

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from practice.admin import ReadOnlyAdminMixin
 from scheduling.models import Appointment, AppointmentType
 
 
@@ -11,7 +12,7 @@ class AppointmentTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):
+class AppointmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only here: bookings change through the diary so that the rules and the audit trail apply."""
 
     list_display = ["starts_at", "practitioner", "client", "appointment_type", "location", "status"]
@@ -19,12 +20,3 @@ class AppointmentAdmin(admin.ModelAdmin):
     search_fields = ["client__last_name", "client__first_name"]
     date_hierarchy = "starts_at"
     list_select_related = ["practitioner", "client", "appointment_type", "location"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
