@@ -172,6 +172,18 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 
+# Zoom (telehealth). Both URLs can point at a stand-in: the local emulator for `make run`, a test double.
+ZOOM_API_BASE_URL = env("ZOOM_API_BASE_URL", default="https://api.zoom.us/v2").rstrip("/")
+ZOOM_OAUTH_TOKEN_URL = env("ZOOM_OAUTH_TOKEN_URL", default="https://zoom.us/oauth/token")
+ZOOM_CONNECT_TIMEOUT = env.float("ZOOM_CONNECT_TIMEOUT", default=3.05)
+ZOOM_READ_TIMEOUT = env.float("ZOOM_READ_TIMEOUT", default=10.0)
+
+# Secrets stored in the database (Zoom client secrets) are encrypted with these Fernet keys, newest
+# first; independent of SECRET_KEY so that rotating one does not lose the other. The default is for
+# development only: `check --deploy` refuses it.
+DEV_FIELD_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQtb25seS1rZXktZG8tbm90LXVzZSE="
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[DEV_FIELD_ENCRYPTION_KEY])
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
