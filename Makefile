@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 export PATH := $(CURDIR)/$(BIN):$(PATH)
+# `make run` talks to the local Zoom emulator (devtools/zoom_emulator.py), never to Zoom.
+RUN_ENV := DJANGO_DEBUG=true ZOOM_API_BASE_URL=http://127.0.0.1:8100/v2 \
+	ZOOM_OAUTH_TOKEN_URL=http://127.0.0.1:8100/oauth/token
 
 .PHONY: run test install lint bench clean
 
@@ -23,7 +26,7 @@ run: install
 	$(BIN)/python manage.py seed_demo
 	mkdir -p var/broker var/broker-processed
 	@echo "Starting the app at http://127.0.0.1:8000 (Ctrl-C stops everything)"
-	DJANGO_DEBUG=true $(BIN)/honcho -f Procfile.dev start
+	$(RUN_ENV) $(BIN)/honcho -f Procfile.dev start
 
 lint: install
 	$(BIN)/ruff check .

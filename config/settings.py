@@ -170,7 +170,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    # The database is the schedule: sweeps find due rows; nothing is queued with a countdown or ETA.
+    "zoom-reconcile": {"task": "telehealth.tasks.zoom_reconcile", "schedule": 60.0},
+}
 
 # Zoom (telehealth). Both URLs can point at a stand-in: the local emulator for `make run`, a test double.
 ZOOM_API_BASE_URL = env("ZOOM_API_BASE_URL", default="https://api.zoom.us/v2").rstrip("/")

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="diary", permanent=False)),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("telehealth.urls")),  # Options → Zoom, before the admin's own options/ URLs
     path("options/", admin.site.urls),
     path("", include("practice.urls")),
     path("", include("scheduling.urls")),

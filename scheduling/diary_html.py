@@ -12,8 +12,15 @@ from html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from scheduling.models import Status
+from telehealth.models import MeetingState
 
 SLOT_MINUTES = 15
+# The Zoom badge on a telehealth block, by the meeting's state (None: no meeting row).
+ZOOM_BADGES = {
+    MeetingState.ACTIVE: '<span class="badge zoom">Zoom</span>',
+    MeetingState.PENDING_CREATE: '<span class="badge warn">Zoom pending</span>',
+    MeetingState.FAILED: '<span class="badge bad">Zoom failed</span>',
+}
 
 
 @dataclass(frozen=True)
@@ -51,8 +58,14 @@ class Layout:
             f'style="--top:{top};--len:{length};--type:{escape(entry.colour)}">'
             f'<span class="t">{entry.start:%H:%M}–{entry.end:%H:%M}</span> '
             f'<strong>{escape(entry.client_name)}</strong> <span class="ty">{escape(entry.type_name)}</span>'
-            f'{status}<span class="badges"></span></a>'
+            f'{status}<span class="badges">{self.badge(entry)}</span></a>'
         )
+
+    @staticmethod
+    def badge(entry) -> str:
+        if not entry.is_telehealth:
+            return ""
+        return ZOOM_BADGES.get(entry.zoom_state, '<span class="badge bad">No Zoom meeting</span>')
 
     def column(self, *, day: date, practitioner_id: int, shifts, entries, bookable: bool) -> SafeString:
         html = self.slots(day=day, practitioner_id=practitioner_id, shifts=shifts, bookable=bookable)

@@ -9,6 +9,7 @@ from practice.models import Client, Location, Practice, Practitioner
 from practice.timezones import local_to_aware
 from scheduling.models import AppointmentType
 from scheduling.services import SETTABLE_STATUSES
+from telehealth.models import ConnectionStatus
 
 DURATION_HELP = "Minutes. Leave empty for the appointment type's usual length."
 
@@ -57,10 +58,12 @@ class BookingForm(_WhenFields):
     new_last_name = forms.CharField(label="Last name", max_length=60, required=False)
     new_mobile = MobileField(label="Mobile")
     new_email = forms.EmailField(label="Email", required=False)
+    is_telehealth = forms.BooleanField(label="Telehealth (Zoom meeting)", required=False)
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     field_order = ["client_query", "client", "new_first_name", "new_last_name", "new_mobile", "new_email",
-                   "practitioner", "date", "start_time", "appointment_type", "duration", "location", "notes"]
+                   "practitioner", "date", "start_time", "appointment_type", "duration", "location",
+                   "is_telehealth", "notes"]
 
     def __init__(self, *args, practitioners, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -70,6 +73,14 @@ class BookingForm(_WhenFields):
         self.fields["appointment_type"].widget.attrs["data-durations"] = json.dumps(
             {str(t.pk): t.default_duration for t in types}
         )
+        # Ticking Telehealth suggests the Telehealth location (R15); the help says who can have it.
+        telehealth_location = Location.objects.filter(is_active=True, is_telehealth=True).first()
+        if telehealth_location is not None:
+            self.fields["is_telehealth"].widget.attrs["data-location"] = str(telehealth_location.pk)
+        ready = [str(p) for p in practitioners.filter(zoom_connection__status=ConnectionStatus.CONNECTED)]
+        self.fields["is_telehealth"].help_text = (
+            f"Creates a Zoom meeting for this time. Available for: {', '.join(ready)}." if ready
+            else "No practitioner has a working Zoom connection yet (Options → Zoom).")
 
     def clean(self):
         cleaned = super().clean()

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from practice.models import Client, Location, Practitioner
+from telehealth.models import ZoomMeeting
 
 # Name of the PostgreSQL exclusion constraint (created in migration 0002); the service turns its
 # violation into the same conflict message the SQLite path gives.
@@ -40,6 +41,10 @@ class Appointment(models.Model):
     ends_at = models.DateTimeField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.BOOKED)
     notes = models.TextField(blank=True)
+    is_telehealth = models.BooleanField("telehealth", default=False)
+    # The appointment's current Zoom meeting; earlier ones keep their own rows until Zoom deleted them.
+    zoom_meeting = models.OneToOneField(ZoomMeeting, null=True, blank=True, on_delete=models.PROTECT,
+                                        related_name="appointment")
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)

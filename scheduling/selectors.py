@@ -27,7 +27,8 @@ from scheduling.models import Appointment, Status
 SLOT_MINUTES = diary_html.SLOT_MINUTES
 ENTRY_FIELDS = (
     "pk", "practitioner_id", "starts_at", "ends_at", "status", "client__first_name", "client__preferred_name",
-    "client__last_name", "appointment_type__name", "appointment_type__colour", "location__name",
+    "client__last_name", "appointment_type__name", "appointment_type__colour", "location__name", "is_telehealth",
+    "zoom_meeting__state",
 )
 
 
@@ -44,6 +45,8 @@ class DiaryEntry:
     type_name: str
     colour: str
     location_name: str
+    is_telehealth: bool
+    zoom_state: str | None
 
     @property
     def status_label(self) -> str:
@@ -74,9 +77,9 @@ def _entries(start: datetime, end: datetime, practitioner_ids: list[int], zone) 
     )
     return [
         DiaryEntry(pk, practitioner_id, starts_at.astimezone(zone), ends_at.astimezone(zone), status,
-                   f"{preferred or first} {last}", type_name, colour, location_name)
+                   f"{preferred or first} {last}", type_name, colour, location_name, is_telehealth, zoom_state)
         for (pk, practitioner_id, starts_at, ends_at, status, first, preferred, last, type_name, colour,
-             location_name) in rows
+             location_name, is_telehealth, zoom_state) in rows
     ]
 
 
@@ -186,7 +189,7 @@ def appointment_for_user(user: AbstractBaseUser, pk: int) -> Appointment:
     """Every role may look at any appointment (a practitioner sees colleagues' read-only)."""
     try:
         return Appointment.objects.select_related(
-            "client", "practitioner", "location", "appointment_type", "created_by", "updated_by"
+            "client", "practitioner", "location", "appointment_type", "created_by", "updated_by", "zoom_meeting"
         ).get(pk=pk)
     except Appointment.DoesNotExist as exc:
         raise Http404("No such appointment.") from exc
@@ -202,6 +205,32 @@ def appointment_for_change(user: AbstractBaseUser, pk: int) -> Appointment:
     appointment = appointment_for_user(user, pk)
     if not can_change_appointment(user, appointment):
         raise PermissionDenied("Only the appointment's own practitioner or the front desk can change it.")
+    return appointment
+
+
+def _is_own(user: AbstractBaseUser, appointment: Appointment) -> bool:
+    return appointment.practitioner.user_id == user.pk
+
+
+def appointment_for_zoom_details(user: AbstractBaseUser, pk: int) -> Appointment:
+    """Join details: front desk, admins and the appointment's own practitioner; 404 for anyone else."""
+    appointment = appointment_for_user(user, pk)
+    if appointment.zoom_meeting is None or not appointment.is_telehealth:
+        raise Http404("This appointment has no Zoom meeting.")
+    if not (roles.can_manage_all_appointments(user) or _is_own(user, appointment)):
+        raise Http404("No such Zoom meeting.")
+    return appointment
+
+
+def can_start_meeting(user: AbstractBaseUser, appointment: Appointment) -> bool:
+    """Only the host (the appointment's practitioner) and admins ever reach a start link (R17)."""
+    return _is_own(user, appointment) or roles.is_practice_admin(user)
+
+
+def appointment_for_host(user: AbstractBaseUser, pk: int) -> Appointment:
+    appointment = appointment_for_zoom_details(user, pk)
+    if not can_start_meeting(user, appointment):
+        raise Http404("No such Zoom meeting.")
     return appointment
 
 

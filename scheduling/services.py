@@ -1,8 +1,9 @@
 """Booking rules: every change to an appointment goes through these functions.
 
 Each service is atomic, writes one audit event and raises ApplicationError with a message the
-front desk understands. Telehealth (a later issue) hooks in here: the appointment is saved first
-and provider calls run after commit.
+front desk understands. Telehealth rides along: the appointment is saved first, its Zoom meeting is
+recorded as a row to create or delete, and Zoom is called only after the transaction commits
+(telehealth.services), so a Zoom failure never loses or half-changes an appointment.
 """
 
 from dataclasses import dataclass, field
@@ -17,15 +18,24 @@ from practice.errors import ApplicationError
 from practice.models import Client, Location, Practice, Practitioner, WorkingHours
 from practice.services import client_create
 from scheduling.models import NO_OVERLAP_CONSTRAINT, Appointment, AppointmentType, Status
+from telehealth import services as telehealth
 
 # Statuses a person may set directly; cancelling has its own service because it frees the slot.
 SETTABLE_STATUSES = (Status.BOOKED, Status.ARRIVED, Status.COMPLETED, Status.DID_NOT_ATTEND)
+
+
+class TelehealthChange:
+    """What a move did to the Zoom meeting, for the message after it (R7, R8)."""
+
+    RECREATED = "recreated"
+    REMOVED = "removed"
 
 
 @dataclass
 class BookingResult:
     appointment: Appointment
     warnings: list[str] = field(default_factory=list)
+    telehealth: str = ""  # a TelehealthChange value when the move changed the meeting
 
 
 def _describe(appointment: Appointment, zone) -> str:
@@ -110,6 +120,7 @@ def appointment_book(
     ends_at: datetime | None = None,
     notes: str = "",
     new_client: dict | None = None,
+    is_telehealth: bool = False,
 ) -> BookingResult:
     """Book ``client``, or first add ``new_client`` (the quick-add fields); both or neither are saved."""
     zone = Practice.load().zone
@@ -128,12 +139,14 @@ def appointment_book(
         client=client, practitioner=practitioner, location=location, appointment_type=appointment_type,
         starts_at=starts_at, ends_at=ends_at, notes=notes, created_by=actor, updated_by=actor,
     )
+    if is_telehealth:
+        _plan_telehealth(appointment, zone=zone)
     _save_guarded(appointment, practitioner=practitioner, zone=zone)
     audit_record(
         actor=actor, action="appointment.booked", obj=appointment,
         summary=f"Booked with {practitioner} at {_describe(appointment, zone)}",
         changes={"practitioner": practitioner.pk, "location": location.pk, "type": appointment_type.pk,
-                 "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat()},
+                 "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat(), "telehealth": is_telehealth},
     )
     return BookingResult(appointment, _working_hours_warnings(
         practitioner=practitioner, starts_at=starts_at, ends_at=ends_at, zone=zone))
@@ -163,19 +176,33 @@ def appointment_move(
         return BookingResult(appointment)
     _ensure_slot_free(practitioner=practitioner, starts_at=starts_at, ends_at=ends_at,
                       exclude_pk=appointment.pk, zone=zone)
+    other_practitioner = practitioner.pk != appointment.practitioner_id
+    new_time = (starts_at, ends_at) != (appointment.starts_at, appointment.ends_at)
     appointment.practitioner = practitioner
     appointment.location = location
     appointment.starts_at = starts_at
     appointment.ends_at = ends_at
     appointment.updated_by = actor
+    telehealth_change = ""
+    if appointment.is_telehealth and other_practitioner:
+        # R8: telehealth does not follow an appointment to another practitioner.
+        _drop_telehealth(appointment)
+        telehealth_change = TelehealthChange.REMOVED
+    elif appointment.is_telehealth and new_time:
+        # R7: Zoom's meeting is deleted and a new one made for the new time.
+        if appointment.zoom_meeting is not None:
+            telehealth.meeting_discard(meeting=appointment.zoom_meeting)
+        _plan_telehealth(appointment, zone=zone)
+        telehealth_change = TelehealthChange.RECREATED
     _save_guarded(appointment, practitioner=practitioner, zone=zone)
     audit_record(
         actor=actor, action="appointment.moved", obj=appointment,
         summary=f"Moved to {practitioner} at {_describe(appointment, zone)}",
-        changes={key: [before[key], after[key]] for key in after if before[key] != after[key]},
+        changes={**{key: [before[key], after[key]] for key in after if before[key] != after[key]},
+                 **({"telehealth": telehealth_change} if telehealth_change else {})},
     )
     return BookingResult(appointment, _working_hours_warnings(
-        practitioner=practitioner, starts_at=starts_at, ends_at=ends_at, zone=zone))
+        practitioner=practitioner, starts_at=starts_at, ends_at=ends_at, zone=zone), telehealth=telehealth_change)
 
 
 @transaction.atomic
@@ -206,6 +233,8 @@ def appointment_cancel(*, actor: AbstractBaseUser, appointment: Appointment, rea
     appointment.status = Status.CANCELLED
     appointment.updated_by = actor
     appointment.save(update_fields=["status", "updated_by", "updated_at"])
+    if appointment.zoom_meeting is not None:
+        telehealth.meeting_discard(meeting=appointment.zoom_meeting)  # R10: no orphan meetings
     audit_record(actor=actor, action="appointment.cancelled", obj=appointment,
                  summary="Cancelled" + (f": {reason[:200]}" if reason else ""),
                  changes={"status": [previous, Status.CANCELLED]})
@@ -226,3 +255,76 @@ def appointment_reinstate(*, actor: AbstractBaseUser, appointment: Appointment) 
     audit_record(actor=actor, action="appointment.reinstated", obj=appointment, summary="Reinstated",
                  changes={"status": [Status.CANCELLED, Status.BOOKED]})
     return BookingResult(appointment)
+
+
+def _plan_telehealth(appointment: Appointment, *, zone) -> None:
+    """Give the (unsaved or changing) appointment a new Zoom meeting to create after commit (R5, R6, R3)."""
+    connection = telehealth.connection_for_telehealth(appointment.practitioner)
+    if connection.is_basic:
+        _ensure_zoom_user_free(appointment, host_user=connection.zoom_user, zone=zone)
+    minutes = int((appointment.ends_at - appointment.starts_at).total_seconds() // 60)
+    appointment.zoom_meeting = telehealth.meeting_plan(practitioner=appointment.practitioner,
+                                                      starts_at=appointment.starts_at, duration=minutes)
+    appointment.is_telehealth = True
+
+
+def _ensure_zoom_user_free(appointment: Appointment, *, host_user: str, zone) -> None:
+    """R3: a Basic Zoom user runs one meeting at a time, also when colleagues share that Zoom user."""
+    clash = (
+        Appointment.objects.filter(is_telehealth=True, zoom_meeting__host_user__iexact=host_user,
+                                   starts_at__lt=appointment.ends_at, ends_at__gt=appointment.starts_at)
+        .exclude(status=Status.CANCELLED)
+        .exclude(pk=appointment.pk)
+        .select_related("practitioner")
+        .first()
+    )
+    if clash is not None:
+        raise ApplicationError(
+            f"The Zoom user {host_user} is on a Basic plan, which runs one meeting at a time, and already has "
+            f"the telehealth appointment with {clash.practitioner} at {_describe(clash, zone)}.",
+            code="zoom_basic_overlap",
+        )
+
+
+def _drop_telehealth(appointment: Appointment) -> None:
+    if appointment.zoom_meeting is not None:
+        telehealth.meeting_discard(meeting=appointment.zoom_meeting)
+    appointment.zoom_meeting = None
+    appointment.is_telehealth = False
+
+
+@transaction.atomic
+def appointment_telehealth_add(*, actor: AbstractBaseUser, appointment: Appointment) -> Appointment:
+    """Tick Telehealth on a booked appointment, or make a new meeting after a failure or a reinstatement."""
+    zone = Practice.load().zone
+    # Lock the appointment row only: PostgreSQL can't lock the nullable side of the join to the meeting.
+    appointment = Appointment.objects.select_for_update(of=("self",)).select_related(
+        "zoom_meeting", "practitioner").get(pk=appointment.pk)
+    if appointment.is_cancelled:
+        raise ApplicationError("A cancelled appointment cannot have a Zoom meeting. Reinstate it first.",
+                               code="cancelled")
+    if appointment.zoom_meeting is not None and appointment.zoom_meeting.is_live:
+        raise ApplicationError("This appointment already has a Zoom meeting.", code="has_meeting")
+    if appointment.zoom_meeting is not None:
+        telehealth.meeting_discard(meeting=appointment.zoom_meeting)
+    _plan_telehealth(appointment, zone=zone)
+    appointment.updated_by = actor
+    appointment.save(update_fields=["is_telehealth", "zoom_meeting", "updated_by", "updated_at"])
+    audit_record(actor=actor, action="appointment.telehealth_added", obj=appointment,
+                 summary="Telehealth ticked: Zoom meeting requested")
+    return appointment
+
+
+@transaction.atomic
+def appointment_telehealth_remove(*, actor: AbstractBaseUser, appointment: Appointment) -> Appointment:
+    """Delete Telehealth (R9): the Zoom meeting goes; the appointment stays booked; nothing is sent (R16)."""
+    appointment = Appointment.objects.select_for_update(of=("self",)).select_related("zoom_meeting").get(
+        pk=appointment.pk)
+    if not appointment.is_telehealth:
+        raise ApplicationError("This appointment is not a telehealth appointment.", code="not_telehealth")
+    _drop_telehealth(appointment)
+    appointment.updated_by = actor
+    appointment.save(update_fields=["is_telehealth", "zoom_meeting", "updated_by", "updated_at"])
+    audit_record(actor=actor, action="appointment.telehealth_removed", obj=appointment,
+                 summary="Telehealth deleted: Zoom meeting removed, appointment kept, client not notified")
+    return appointment

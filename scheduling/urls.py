@@ -11,4 +11,9 @@ urlpatterns = [
     path("appointments/<int:pk>/status/", views.appointment_status, name="appointment-status"),
     path("appointments/<int:pk>/cancel/", views.appointment_cancel, name="appointment-cancel"),
     path("appointments/<int:pk>/reinstate/", views.appointment_reinstate, name="appointment-reinstate"),
+    path("appointments/<int:pk>/telehealth/", views.appointment_telehealth_add, name="appointment-telehealth-add"),
+    path("appointments/<int:pk>/telehealth/delete/", views.appointment_telehealth_remove,
+         name="appointment-telehealth-remove"),
+    path("appointments/<int:pk>/zoom/", views.zoom_details, name="appointment-zoom"),
+    path("appointments/<int:pk>/zoom/start/", views.zoom_start, name="appointment-zoom-start"),
 ]

@@ -2,10 +2,12 @@ from datetime import date, datetime, timedelta
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from practice import roles
 from practice.audit import audit_history
 from practice.errors import ApplicationError
 from practice.http import done, render_page
@@ -14,6 +16,7 @@ from practice.selectors import client_search, client_search_chosen
 from scheduling import selectors, services
 from scheduling.forms import BookingForm, CancelForm, MoveForm, StatusForm
 from scheduling.models import Status
+from telehealth import services as telehealth_services
 
 
 def _day_param(request: HttpRequest, zone) -> date:
@@ -103,7 +106,7 @@ def appointment_new(request: HttpRequest) -> HttpResponse:
                     new_client=None if data["client"] else form.new_client_fields,
                     practitioner=data["practitioner"], location=data["location"],
                     appointment_type=data["appointment_type"], starts_at=data["starts_at"],
-                    ends_at=data["ends_at"], notes=data["notes"],
+                    ends_at=data["ends_at"], notes=data["notes"], is_telehealth=data["is_telehealth"],
                 )
             except ApplicationError as exc:
                 form.add_error(None, exc.message)
@@ -146,6 +149,7 @@ def _detail_context(request: HttpRequest, appointment, *, move_form: MoveForm | 
         "appointment": appointment, "title": f"{appointment.client} · {local_start:%a %d %b %H:%M}",
         "local_start": local_start, "local_end": timezone.localtime(appointment.ends_at, practice.zone),
         "can_change": can_change, "history": audit_history(appointment)[:50],
+        "can_view_zoom": can_change or roles.can_manage_all_appointments(request.user),
         "diary_url": selectors.diary_url(local_start.date()),
     }
     if can_change:
@@ -197,6 +201,14 @@ def appointment_move(request: HttpRequest, pk: int) -> HttpResponse:
     messages.success(request, "Appointment moved.")
     for warning in result.warnings:
         messages.warning(request, warning)
+    if result.telehealth == services.TelehealthChange.RECREATED:
+        # R7: say what changed for the client, and offer to send the new details; nothing is sent automatically.
+        messages.info(request, "The Zoom meeting was re-created for the new time. The old link, meeting ID and "
+                               "passcode no longer work. Send the new details to the client from the appointment.",
+                      extra_tags=f"zoom-recreated appointment-{result.appointment.pk}")
+    elif result.telehealth == services.TelehealthChange.REMOVED:
+        messages.warning(request, "Telehealth is not supported when an appointment moves to another practitioner: "
+                                  "the Zoom meeting was deleted and Telehealth unticked. The client was not notified.")
     return done(request, selectors.diary_url(timezone.localtime(result.appointment.starts_at).date()))
 
 
@@ -233,3 +245,51 @@ def appointment_reinstate(request: HttpRequest, pk: int) -> HttpResponse:
         return "Appointment reinstated."
 
     return _act(request, pk, reinstate)
+
+
+@require_POST
+def appointment_telehealth_add(request: HttpRequest, pk: int) -> HttpResponse:
+    def add(appointment) -> str:
+        services.appointment_telehealth_add(actor=request.user, appointment=appointment)
+        return "Telehealth ticked: the Zoom meeting is being created."
+
+    return _act(request, pk, add)
+
+
+@require_POST
+def appointment_telehealth_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    def remove(appointment) -> str:
+        services.appointment_telehealth_remove(actor=request.user, appointment=appointment)
+        return "Telehealth deleted: the Zoom meeting is removed. The appointment is still booked and the client " \
+               "was not notified."
+
+    return _act(request, pk, remove)
+
+
+@require_GET
+def zoom_details(request: HttpRequest, pk: int) -> HttpResponse:
+    """View Zoom Details (R17): join details for the desk; Start meeting for the host and admins."""
+    appointment = selectors.appointment_for_zoom_details(request.user, pk)
+    meeting = appointment.zoom_meeting
+    return render_page(request, "scheduling/_zoom_details.html", {
+        "appointment": appointment, "meeting": meeting,
+        "title": "Zoom details", "local_start": timezone.localtime(meeting.starts_at),
+        "can_start": selectors.can_start_meeting(request.user, appointment),
+        "close_url": selectors.diary_url(timezone.localtime(appointment.starts_at).date()),
+    })
+
+
+@require_GET
+def zoom_start(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start meeting: a fresh host link from Zoom, never stored, cached or passed on as a referrer."""
+    appointment = selectors.appointment_for_host(request.user, pk)
+    try:
+        start_url = telehealth_services.meeting_start_url(actor=request.user, meeting=appointment.zoom_meeting)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        response = redirect(reverse("appointment-zoom", args=[pk]))
+    else:
+        response = redirect(start_url)
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response

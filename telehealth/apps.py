@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class TelehealthConfig(AppConfig):
     name = "telehealth"
     verbose_name = "Telehealth"
+
+    def ready(self) -> None:
+        from telehealth import checks  # noqa: F401 - registers the deploy check

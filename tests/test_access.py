@@ -27,6 +27,8 @@ def _url(world, name: str) -> str:
         return reverse(name, args=[world[which].pk])
     if name in ("client-detail", "client-edit"):
         return reverse(name, args=[world["client"].pk])
+    if name.startswith("zoom-connection") and name != "zoom-connections":
+        return reverse(name, args=[world["other"].practitioner_id])
     if name == "options":
         return reverse("admin:index")
     return reverse(name)
@@ -50,6 +52,13 @@ TABLE = [
     ("appointment-reinstate:other", "post", {}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
     ("appointment-detail:own", "post", {}, {ANON: 302, DESK: 405, PRAC: 405, ADMIN: 405}),
     ("appointment-move:own", "get", None, {ANON: 302, DESK: 405, PRAC: 405, ADMIN: 405}),
+    ("appointment-telehealth-add:other", "post", {}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
+    ("appointment-telehealth-remove:other", "post", {}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
+    ("appointment-zoom:other", "get", None, {ANON: 302, DESK: 404, PRAC: 404, ADMIN: 404}),
+    ("appointment-zoom-start:other", "get", None, {ANON: 302, DESK: 404, PRAC: 404, ADMIN: 404}),
+    ("zoom-connections", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
+    ("zoom-connection", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
+    ("zoom-connection-test", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 302}),
     ("client-list", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
     ("client-search", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
     ("client-detail", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
@@ -117,6 +126,7 @@ def test_a_practitioner_sees_a_colleagues_appointment_read_only(client, world):
 POSTS = [
     ("appointment-new", None), ("appointment-status", "own"), ("appointment-move", "own"),
     ("appointment-cancel", "own"), ("appointment-reinstate", "own"), ("client-new", None), ("client-edit", None),
+    ("appointment-telehealth-add", "own"), ("appointment-telehealth-remove", "own"),
     ("logout", None),
 ]
 

@@ -11,12 +11,25 @@
       if (duration && minutes && !duration.dataset.touched) duration.value = minutes;
     }
     if (select.name === "duration") select.dataset.touched = "1";
+    // Ticking Telehealth suggests the Telehealth location, so usual reminders print no street address.
+    if (select.name === "is_telehealth" && select.checked && select.dataset.location) {
+      const location = select.form.querySelector("[name=location]");
+      if (location) location.value = select.dataset.location;
+    }
     // Filters in the diary toolbar apply as soon as they change.
     if (select.form && select.form.hasAttribute("data-autosubmit")) select.form.submit();
   });
 
   // Close the side panel without leaving the diary.
   document.addEventListener("click", function (event) {
+    const copy = event.target.closest("[data-copy]");
+    if (copy && navigator.clipboard) {
+      navigator.clipboard.writeText(copy.dataset.copy).then(function () {
+        copy.textContent = "Copied";
+        setTimeout(function () { copy.textContent = "Copy"; }, 1500);
+      });
+      return;
+    }
     const close = event.target.closest("[data-close-panel]");
     const panel = document.getElementById("panel");
     if (close && panel && panel.contains(close)) {

@@ -92,6 +92,7 @@ class Command(BaseCommand):
                 WorkingHours.objects.create(practitioner=practitioner, weekday=weekday, starts_at=time(13, 30),
                                             ends_at=time(17, 30), location=locations[location_key])
             practitioners.append(practitioner)
+        self._zoom_connections(practitioners)
         types = [AppointmentType.objects.create(name=n, default_duration=d, colour=c) for n, d, c in TYPES]
         rng = random.Random(2026)  # noqa: S311 - demo data, not security
         clients = []
@@ -104,6 +105,29 @@ class Command(BaseCommand):
             ))
         self._appointments(practice, practitioners, types, clients, rng)
         return True
+
+    def _zoom_connections(self, practitioners) -> None:
+        """Connections to the local Zoom emulator that `make run` starts (devtools/zoom_emulator.py).
+
+        Amelia and Chloe are Licensed, Ben is Basic (one meeting at a time), Dev has none yet. They are
+        marked connected as the emulator would answer; "Test connection" re-checks against it.
+        """
+        from devtools.zoom_emulator import DEMO_ACCOUNT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+        from telehealth.crypto import encrypt
+        from telehealth.models import ConnectionStatus, ZoomConnection
+
+        plans = {"amelia": 2, "ben": 1, "chloe": 2}
+        for practitioner in practitioners:
+            username = practitioner.user.username
+            if username not in plans:
+                continue
+            ZoomConnection.objects.create(
+                practitioner=practitioner, account_id=DEMO_ACCOUNT_ID, client_id=DEMO_CLIENT_ID,
+                client_secret_encrypted=encrypt(DEMO_CLIENT_SECRET), zoom_user=f"{username}@example.com",
+                status=ConnectionStatus.CONNECTED, status_since=timezone.now(), last_tested_at=timezone.now(),
+                zoom_user_name=practitioner.display_name, zoom_user_email=f"{username}@example.com",
+                zoom_user_type=plans[username],
+            )
 
     def _appointments(self, practice, practitioners, types, clients, rng) -> None:
         today = timezone.localdate(timezone=practice.zone)

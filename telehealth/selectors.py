@@ -1,0 +1,19 @@
+from django.http import Http404
+
+from practice.models import Practitioner
+from telehealth.models import ZoomConnection
+
+
+def practitioners_with_connections() -> list[Practitioner]:
+    practitioners = list(Practitioner.objects.filter(is_active=True).order_by("display_name"))
+    connections = {c.practitioner_id: c for c in ZoomConnection.objects.filter(practitioner__in=practitioners)}
+    for practitioner in practitioners:
+        practitioner.connection = connections.get(practitioner.pk)
+    return practitioners
+
+
+def practitioner_get(pk: int) -> Practitioner:
+    try:
+        return Practitioner.objects.get(pk=pk)
+    except Practitioner.DoesNotExist as exc:
+        raise Http404("No such practitioner.") from exc

@@ -1,0 +1,63 @@
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from practice import roles
+from practice.errors import ApplicationError
+from practice.http import role_required
+from telehealth import selectors, services
+from telehealth.forms import ZoomConnectionForm
+from telehealth.models import ZoomConnection
+
+
+@require_GET
+@role_required(roles.is_practice_admin)
+def zoom_connections(request: HttpRequest) -> HttpResponse:
+    """Options → Zoom: one row per practitioner (R1)."""
+    return render(request, "telehealth/zoom_connections.html", {
+        "practitioners": selectors.practitioners_with_connections(), "title": "Zoom connections",
+    })
+
+
+@role_required(roles.is_practice_admin)
+def zoom_connection_edit(request: HttpRequest, practitioner_pk: int) -> HttpResponse:
+    practitioner = selectors.practitioner_get(practitioner_pk)
+    connection = ZoomConnection.objects.filter(practitioner=practitioner).first()
+    initial = {name: getattr(connection, name) for name in ("account_id", "client_id", "zoom_user")} if connection \
+        else {"zoom_user": practitioner.user.email}
+    form = ZoomConnectionForm(request.POST or None, initial=initial, has_secret=connection is not None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            connection = services.connection_save(actor=request.user, practitioner=practitioner, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            connection = services.connection_test(actor=request.user, connection=connection)
+            _report_test(request, connection)
+            return redirect(reverse("zoom-connection", args=[practitioner.pk]))
+    return render(request, "telehealth/zoom_connection.html", {
+        "form": form, "practitioner": practitioner, "connection": connection,
+        "title": f"Zoom for {practitioner}",
+    })
+
+
+@role_required(roles.is_practice_admin)
+def zoom_connection_test(request: HttpRequest, practitioner_pk: int) -> HttpResponse:
+    if request.method != "POST":
+        return redirect(reverse("zoom-connection", args=[practitioner_pk]))
+    connection = ZoomConnection.objects.filter(practitioner_id=practitioner_pk).first()
+    if connection is None:
+        messages.error(request, "Enter the Zoom connection first.")
+    else:
+        _report_test(request, services.connection_test(actor=request.user, connection=connection))
+    return redirect(reverse("zoom-connection", args=[practitioner_pk]))
+
+
+def _report_test(request: HttpRequest, connection: ZoomConnection) -> None:
+    if connection.is_connected:
+        messages.success(request, f"Connected to Zoom as {connection.zoom_user_name} ({connection.zoom_user_email}), "
+                                  f"{connection.plan} plan.")
+    else:
+        messages.error(request, f"The Zoom connection failed: {connection.status_reason}")
