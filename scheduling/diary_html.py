@@ -15,11 +15,11 @@ from scheduling.models import Status
 from telehealth.models import MeetingState
 
 SLOT_MINUTES = 15
-# The Zoom badge on a telehealth block, by the meeting's state (None: no meeting row).
+# The Zoom badge on a telehealth block, by the meeting's state: (class, text, prefix of the hover reason).
 ZOOM_BADGES = {
-    MeetingState.ACTIVE: '<span class="badge zoom">Zoom</span>',
-    MeetingState.PENDING_CREATE: '<span class="badge warn">Zoom pending</span>',
-    MeetingState.FAILED: '<span class="badge bad">Zoom failed</span>',
+    MeetingState.ACTIVE: ("zoom", "Zoom", ""),
+    MeetingState.PENDING_CREATE: ("warn", "Zoom pending", "pending: "),
+    MeetingState.FAILED: ("bad", "Zoom failed", "failed: "),
 }
 
 
@@ -65,7 +65,10 @@ class Layout:
     def badge(entry) -> str:
         if not entry.is_telehealth:
             return ""
-        return ZOOM_BADGES.get(entry.zoom_state, '<span class="badge bad">No Zoom meeting</span>')
+        css, text, prefix = ZOOM_BADGES.get(entry.zoom_state, ("bad", "No Zoom meeting", ""))
+        title = f' title="{escape(prefix + entry.zoom_error)}"' if prefix and entry.zoom_error else ""
+        return f'<span class="badge {css}"{title}>{text}</span>'
+
 
     def column(self, *, day: date, practitioner_id: int, shifts, entries, bookable: bool) -> SafeString:
         html = self.slots(day=day, practitioner_id=practitioner_id, shifts=shifts, bookable=bookable)

@@ -28,7 +28,7 @@ SLOT_MINUTES = diary_html.SLOT_MINUTES
 ENTRY_FIELDS = (
     "pk", "practitioner_id", "starts_at", "ends_at", "status", "client__first_name", "client__preferred_name",
     "client__last_name", "appointment_type__name", "appointment_type__colour", "location__name", "is_telehealth",
-    "zoom_meeting__state",
+    "zoom_meeting__state", "zoom_meeting__last_error",
 )
 
 
@@ -47,6 +47,7 @@ class DiaryEntry:
     location_name: str
     is_telehealth: bool
     zoom_state: str | None
+    zoom_error: str | None
 
     @property
     def status_label(self) -> str:
@@ -77,9 +78,10 @@ def _entries(start: datetime, end: datetime, practitioner_ids: list[int], zone) 
     )
     return [
         DiaryEntry(pk, practitioner_id, starts_at.astimezone(zone), ends_at.astimezone(zone), status,
-                   f"{preferred or first} {last}", type_name, colour, location_name, is_telehealth, zoom_state)
+                   f"{preferred or first} {last}", type_name, colour, location_name, is_telehealth, zoom_state,
+                   zoom_error)
         for (pk, practitioner_id, starts_at, ends_at, status, first, preferred, last, type_name, colour,
-             location_name, is_telehealth, zoom_state) in rows
+             location_name, is_telehealth, zoom_state, zoom_error) in rows
     ]
 
 

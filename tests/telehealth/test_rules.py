@@ -377,6 +377,7 @@ def test_zoom_down_during_a_move_saves_the_move_and_the_retry_leaves_one_meeting
     client.force_login(front_desk)
     diary = client.get(reverse("diary"), {"date": "2030-03-05"}).content.decode()
     assert "Zoom pending" in diary
+    assert 'title="pending: ' in diary  # the reason, on the block
     detail = client.get(reverse("appointment-detail", args=[appointment.pk])).content.decode()
     assert "pending:" in detail
 
