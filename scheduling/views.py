@@ -16,7 +16,9 @@ from practice.selectors import client_search, client_search_chosen
 from scheduling import selectors, services
 from scheduling.forms import BookingForm, CancelForm, MoveForm, StatusForm
 from scheduling.models import Status
+from telehealth import selectors as telehealth_selectors
 from telehealth import services as telehealth_services
+from telehealth.models import MeetingState
 
 
 def _day_param(request: HttpRequest, zone) -> date:
@@ -116,6 +118,7 @@ def appointment_new(request: HttpRequest) -> HttpResponse:
                                           f"at {timezone.localtime(appointment.starts_at, practice.zone):%H:%M}.")
                 for warning in result.warnings:
                     messages.warning(request, warning)
+                _warn_if_zoom_not_ready(request, appointment)
                 return done(request, selectors.diary_url(data["date"]))
         chosen = request.POST.get("client")
     elif request.method == "POST":
@@ -165,6 +168,19 @@ def _detail_context(request: HttpRequest, appointment, *, move_form: MoveForm | 
     return context
 
 
+def _warn_if_zoom_not_ready(request: HttpRequest, appointment) -> None:
+    """Zoom ran after the commit; if it failed, the change is saved and the person is told what happens next."""
+    if appointment.zoom_meeting_id is None:
+        return
+    meeting = telehealth_selectors.meeting_get(appointment.zoom_meeting_id)
+    if meeting.state == MeetingState.PENDING_CREATE:
+        messages.warning(request, f"Zoom could not create the meeting yet ({meeting.last_error}). The appointment is "
+                                  "saved and the meeting will be retried automatically.")
+    elif meeting.state == MeetingState.FAILED:
+        messages.error(request, f"Zoom refused the meeting: {meeting.last_error} The appointment is saved without a "
+                                "working Zoom meeting; see it on the appointment.")
+
+
 def _act(request: HttpRequest, pk: int, action) -> HttpResponse:
     """Run one service on an appointment the user may change; errors come back on the detail panel."""
     appointment = selectors.appointment_for_change(request.user, pk)
@@ -205,7 +221,8 @@ def appointment_move(request: HttpRequest, pk: int) -> HttpResponse:
         # R7: say what changed for the client, and offer to send the new details; nothing is sent automatically.
         messages.info(request, "The Zoom meeting was re-created for the new time. The old link, meeting ID and "
                                "passcode no longer work. Send the new details to the client from the appointment.",
-                      extra_tags=f"zoom-recreated appointment-{result.appointment.pk}")
+                      extra_tags="zoom-recreated")
+        _warn_if_zoom_not_ready(request, result.appointment)
     elif result.telehealth == services.TelehealthChange.REMOVED:
         messages.warning(request, "Telehealth is not supported when an appointment moves to another practitioner: "
                                   "the Zoom meeting was deleted and Telehealth unticked. The client was not notified.")

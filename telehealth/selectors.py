@@ -1,7 +1,7 @@
 from django.http import Http404
 
 from practice.models import Practitioner
-from telehealth.models import ZoomConnection
+from telehealth.models import ZoomConnection, ZoomMeeting
 
 
 def practitioners_with_connections() -> list[Practitioner]:
@@ -17,3 +17,7 @@ def practitioner_get(pk: int) -> Practitioner:
         return Practitioner.objects.get(pk=pk)
     except Practitioner.DoesNotExist as exc:
         raise Http404("No such practitioner.") from exc
+
+
+def meeting_get(pk: int) -> ZoomMeeting:
+    return ZoomMeeting.objects.get(pk=pk)

@@ -443,3 +443,19 @@ def test_a_timeout_on_create_is_not_retried_blindly(alice_zoom, practitioner_a, 
     assert appointment.zoom_meeting.state == MeetingState.FAILED
     assert "may or may not exist in Zoom" in appointment.zoom_meeting.last_error
     assert appointment.zoom_meeting.next_attempt_at is None
+
+
+def test_booking_while_zoom_is_down_is_saved_and_says_so(alice_zoom, practitioner_a, client, front_desk, location,
+                                                         appointment_type, client_record, zoom,
+                                                         django_capture_on_commit_callbacks):
+    zoom.fail_next(503, count=3)
+    client.force_login(front_desk)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("appointment-new"), {
+            "client": client_record.pk, "practitioner": practitioner_a.pk, "date": "2030-03-04",
+            "start_time": "10:00", "appointment_type": appointment_type.pk, "location": location.pk,
+            "is_telehealth": "on"}, follow=True)
+    html = response.content.decode()
+    assert "Zoom could not create the meeting yet" in html and "retried automatically" in html
+    appointment = Appointment.objects.get()
+    assert appointment.zoom_meeting.state == MeetingState.PENDING_CREATE
