@@ -181,6 +181,16 @@ ZOOM_OAUTH_TOKEN_URL = env("ZOOM_OAUTH_TOKEN_URL", default="https://zoom.us/oaut
 ZOOM_CONNECT_TIMEOUT = env.float("ZOOM_CONNECT_TIMEOUT", default=3.05)
 ZOOM_READ_TIMEOUT = env.float("ZOOM_READ_TIMEOUT", default=10.0)
 
+# SMS: "console" (the embedded default), "locmem" (tests) or "twilio", or a dotted path to a backend class.
+SMS_BACKEND = env("SMS_BACKEND", default="console")
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
+TWILIO_MESSAGING_SERVICE_SID = env("TWILIO_MESSAGING_SERVICE_SID", default="")
+TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", default="")
+TWILIO_TIMEOUT = env.float("TWILIO_TIMEOUT", default=10.0)
+# The public https base URL Twilio calls back on with delivery status (e.g. https://diary.example.com).
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="").rstrip("/")
+
 # Secrets stored in the database (Zoom client secrets) are encrypted with these Fernet keys, newest
 # first; independent of SECRET_KEY so that rotating one does not lose the other. The default is for
 # development only: `check --deploy` refuses it.
