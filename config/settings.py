@@ -64,6 +64,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "practice.context_processors.practice",
+                "reminders.context_processors.credits",
             ],
         },
     },
@@ -173,6 +174,7 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # The database is the schedule: sweeps find due rows; nothing is queued with a countdown or ETA.
     "zoom-reconcile": {"task": "telehealth.tasks.zoom_reconcile", "schedule": 60.0},
+    "reminders-sweep": {"task": "reminders.tasks.reminders_sweep", "schedule": 300.0},
 }
 
 # Zoom (telehealth). Both URLs can point at a stand-in: the local emulator for `make run`, a test double.

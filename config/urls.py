@@ -11,6 +11,7 @@ urlpatterns = [
     path("options/", admin.site.urls),
     path("", include("practice.urls")),
     path("", include("scheduling.urls")),
+    path("", include("reminders.urls")),
 ]
 
 handler403 = "practice.views.permission_denied"

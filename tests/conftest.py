@@ -10,7 +10,14 @@ from practice import roles
 from practice.models import Client, Location, Practice, Practitioner, WorkingHours
 from scheduling.models import AppointmentType
 
+pytest_plugins = ["tests.zoom_fixtures"]  # the Zoom emulator, for telehealth and reminders tests
+
 PASSWORD = "correct-horse-battery"
+
+# Tasks run inline at commit in tests; tests/reminders/test_celery_worker.py uses a real worker instead.
+from config.celery_app import app as celery_app  # noqa: E402
+
+celery_app.conf.task_always_eager = True
 
 
 def ensure_roles() -> None:
@@ -38,6 +45,16 @@ def make_practitioner(username: str, location: Location, *, name: str | None = N
         WorkingHours.objects.create(practitioner=practitioner, weekday=weekday, starts_at=time(9),
                                     ends_at=time(17), location=location)
     return practitioner
+
+
+@pytest.fixture(autouse=True)
+def sms_outbox(settings):
+    """SMS go to the in-memory outbox in tests."""
+    from reminders import sms
+
+    settings.SMS_BACKEND = "locmem"
+    sms.reset_outbox()
+    return sms.outbox
 
 
 @pytest.fixture(autouse=True)

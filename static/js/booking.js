@@ -16,6 +16,12 @@
       const location = select.form.querySelector("[name=location]");
       if (location) location.value = select.dataset.location;
     }
+    // "Select all" on the reminders screen.
+    if (select.hasAttribute("data-select-all")) {
+      select.closest("table").querySelectorAll("input[name=appointments]").forEach(function (box) {
+        box.checked = select.checked;
+      });
+    }
     // Filters in the diary toolbar apply as soon as they change.
     if (select.form && select.form.hasAttribute("data-autosubmit")) select.form.submit();
   });

@@ -25,7 +25,7 @@ from telehealth.models import ConnectionStatus, MeetingState, ZoomConnection
 from tests.e2e.conftest import column, diary_url, expect_message, local, login, open_panel, slot
 
 ALICE_ZOOM = "alice@example.com"
-WRONG_SECRET = "not-the-demo-secret"  # noqa: S105 - a deliberately wrong test credential
+WRONG_SECRET = "not-the-demo-secret"
 
 
 def shot(page, name: str) -> None:
@@ -282,13 +282,14 @@ def test_practitioner_views_zoom_details_copies_the_link_and_starts_the_meeting(
     join = panel.locator("#zoom-join-url")
     expect(join).to_have_text(in_zoom["join_url"])
     expect(join).to_have_attribute("href", in_zoom["join_url"])
-    expect(panel.locator(".zoom-facts")).to_contain_text(f"{booking_day:%A} {booking_day.day} {booking_day:%B %Y}, 10:00")
+    expect(panel.locator(".zoom-facts")).to_contain_text(
+        f"{booking_day:%A} {booking_day.day} {booking_day:%B %Y}, 10:00 (30 minutes)")
     shot(page, "08-practitioner-zoom-details")
 
     # Copy puts the join link on the clipboard.
-    copy = panel.locator("dd", has=join).get_by_role("button", name="Copy")
-    copy.click()
-    expect(panel.locator("dd", has=join).get_by_role("button", name="Copied")).to_be_visible()
+    join_row = panel.locator("dd:has(#zoom-join-url)")
+    join_row.get_by_role("button", name="Copy").click()
+    expect(join_row.get_by_role("button", name="Copied")).to_be_visible()
     assert page.evaluate("navigator.clipboard.readText()") == in_zoom["join_url"]
 
     # Start meeting opens Zoom's host page in a new tab, with a host link fetched just now.

@@ -23,7 +23,7 @@ from scheduling.services import (
 )
 from telehealth.models import ConnectionStatus, MeetingState, ZoomMeeting
 from tests.conftest import sydney
-from tests.telehealth.conftest import zoom_meetings
+from tests.zoom_fixtures import zoom_meetings
 
 START = sydney(2030, 3, 4, 10)
 

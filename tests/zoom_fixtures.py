@@ -1,4 +1,4 @@
-"""Telehealth tests run against the local Zoom emulator over real HTTP, chosen only through the two
+"""Zoom fixtures. Telehealth tests run against the local Zoom emulator over real HTTP, chosen only through the two
 base URLs (ZOOM_API_BASE_URL, ZOOM_OAUTH_TOKEN_URL), exactly as a deployment would point at Zoom."""
 
 import pytest

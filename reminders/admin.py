@@ -1,0 +1,14 @@
+from django.contrib import admin
+
+from reminders.models import ReminderSettings
+
+
+@admin.register(ReminderSettings)
+class ReminderSettingsAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "lead_hours", "quiet_start", "quiet_end", "scheduler_enabled", "low_balance_warning"]
+
+    def has_add_permission(self, request):
+        return not ReminderSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,64 @@
+from datetime import date
+
+from django import forms
+
+from reminders import usual
+from reminders.models import Channel, UsualTemplate
+
+
+class UsualTemplateForm(forms.ModelForm):
+    class Meta:
+        model = UsualTemplate
+        fields = ["subject", "body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 6})}
+
+    def clean_subject(self) -> str:
+        usual.validate_template(self.cleaned_data["subject"])
+        return self.cleaned_data["subject"]
+
+    def clean_body(self) -> str:
+        usual.validate_template(self.cleaned_data["body"])
+        return self.cleaned_data["body"]
+
+
+class CreditPurchaseForm(forms.Form):
+    amount = forms.IntegerField(label="Credits bought", min_value=1, max_value=100_000)
+    note = forms.CharField(max_length=200, required=False, help_text="e.g. the invoice number")
+
+
+class BulkForm(forms.Form):
+    day = forms.DateField(widget=forms.HiddenInput)
+    appointments = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=False)
+    channels = forms.MultipleChoiceField(choices=Channel.choices, widget=forms.CheckboxSelectMultiple,
+                                         initial=[Channel.SMS, Channel.EMAIL])
+    again = forms.BooleanField(label="Send again to those already reminded", required=False)
+
+    def __init__(self, *args, appointment_ids: list[int], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["appointments"].choices = [(pk, pk) for pk in appointment_ids]
+
+    def clean_appointments(self) -> list[int]:
+        if not self.cleaned_data["appointments"]:
+            raise forms.ValidationError("Select at least one appointment.")
+        return self.cleaned_data["appointments"]
+
+
+class MessageFilterForm(forms.Form):
+    status = forms.ChoiceField(required=False)
+    channel = forms.ChoiceField(required=False, choices=[("", "Any channel"), *Channel.choices])
+    kind = forms.ChoiceField(required=False)
+    day = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+
+    def __init__(self, *args, **kwargs) -> None:
+        from reminders.models import Kind, MessageStatus
+
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", "Any status"), *MessageStatus.choices]
+        self.fields["kind"].choices = [("", "Any kind"), *Kind.choices]
+
+
+def parse_day(value: str, default: date) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return default

@@ -1,0 +1,122 @@
+from datetime import time
+
+from django.conf import settings
+from django.db import models
+
+from practice.models import Client
+from scheduling.models import Appointment
+
+
+class Channel(models.TextChoices):
+    SMS = "sms", "SMS"
+    EMAIL = "email", "Email"
+
+
+class Kind(models.TextChoices):
+    TELEHEALTH = "telehealth", "Telehealth details"
+    USUAL = "usual", "Usual reminder"
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Unknown"  # the provider may or may not have it: never resent blindly
+
+
+class ReminderSettings(models.Model):
+    """The practice's reminder and SMS credit settings; one row (pk=1)."""
+
+    lead_hours = models.PositiveIntegerField("lead time (hours)", default=24,
+                                             help_text="The Scheduler sends usual reminders this long before.")
+    quiet_start = models.TimeField(default=time(20, 0), help_text="No automatic sends from this time…")
+    quiet_end = models.TimeField(default=time(8, 0), help_text="…until this time (they wait until then).")
+    scheduler_enabled = models.BooleanField("Scheduler on", default=True)
+    low_balance_warning = models.PositiveIntegerField(default=50, help_text="Warn when fewer SMS credits remain.")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "reminder settings"
+
+    def __str__(self) -> str:
+        return "Reminder settings"
+
+    @classmethod
+    def load(cls) -> "ReminderSettings":
+        return cls.objects.get_or_create(pk=1)[0]
+
+
+class UsualTemplate(models.Model):
+    """The usual reminder, editable by practice admins (R14). Telehealth templates are fixed in code (R13)."""
+
+    channel = models.CharField(max_length=5, choices=Channel.choices, unique=True)
+    subject = models.CharField(max_length=200, blank=True, help_text="Email only.")
+    body = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    def __str__(self) -> str:
+        return f"Usual {self.get_channel_display()} reminder"
+
+
+class Message(models.Model):
+    """One SMS or email to a client, from queueing to the provider's last word."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.PROTECT, related_name="messages")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="messages")
+    channel = models.CharField(max_length=5, choices=Channel.choices)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # At most one message per key: (kind, channel, appointment, and the appointment's time or the send request).
+    key = models.CharField(max_length=200, unique=True)
+    recipient = models.CharField(max_length=254)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    credits = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED,
+                              db_index=True)
+    provider_id = models.CharField(max_length=64, blank=True, db_index=True)
+    provider_status = models.CharField(max_length=20, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")  # empty: the Scheduler
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.get_channel_display()} #{self.pk}"
+
+
+class CreditEntry(models.Model):
+    """The SMS credits ledger: purchases (+), one debit per SMS (−), refunds (+) for permanent rejections."""
+
+    class Reason(models.TextChoices):
+        PURCHASE = "purchase", "Purchase"
+        DEBIT = "debit", "SMS sent"
+        REFUND = "refund", "Refund"
+
+    amount = models.IntegerField()
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.PROTECT, related_name="credit_entries")
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "credit entries"
+        constraints = [
+            # One debit and at most one refund per message.
+            models.UniqueConstraint(fields=["message", "reason"], condition=models.Q(message__isnull=False),
+                                    name="one_credit_entry_per_message_and_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} {self.amount:+d}"

@@ -1,0 +1,352 @@
+"""Messages to clients: telehealth details (R11–R13), usual reminders (R14, R15), SMS credits (R12),
+the Scheduler, and provider status (RELIABILITY.md 5–9).
+
+A send is a Message row first, with a unique key, debited in the same transaction; the provider is
+called after commit by a Celery task that claims the row (QUEUED → SENDING), so a task delivered
+twice or retried never sends twice.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.urls import reverse
+from django.utils import timezone
+
+from practice.audit import audit_record
+from practice.errors import ApplicationError
+from practice.models import Practice
+from reminders import fixed, segments, usual
+from reminders.models import Channel, CreditEntry, Kind, Message, MessageStatus, ReminderSettings, UsualTemplate
+from reminders.sms import SmsError, get_backend, status_is_newer
+from scheduling.models import Appointment, Status
+from telehealth.models import MeetingState
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+FINAL = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.UNKNOWN)
+
+
+class TransientSendError(Exception):
+    """The provider failed in a way a retry can fix; the task retries with backoff."""
+
+
+# Credits (R12) ------------------------------------------------------------------------------------------------
+
+def credits_balance() -> int:
+    return CreditEntry.objects.aggregate(total=Sum("amount"))["total"] or 0
+
+
+@transaction.atomic
+def credits_purchase(*, actor: AbstractBaseUser, amount: int, note: str = "") -> CreditEntry:
+    if amount <= 0:
+        raise ApplicationError("Enter a positive number of credits.", code="invalid_amount")
+    entry = CreditEntry.objects.create(amount=amount, reason=CreditEntry.Reason.PURCHASE, note=note[:200],
+                                       created_by=actor)
+    audit_record(actor=actor, action="credits.purchased", obj=entry, summary=f"{amount} SMS credits added")
+    return entry
+
+
+def _debit(message: Message) -> None:
+    # Lock the settings row so that two sends can't both spend the last credits.
+    ReminderSettings.objects.select_for_update().get_or_create(pk=1)
+    available = credits_balance()
+    if available < message.credits:
+        raise ApplicationError(f"Not enough SMS credits: this SMS needs {message.credits} and {available} "
+                               f"{'is' if available == 1 else 'are'} available. A practice admin can add credits.",
+                               code="no_credits")
+    CreditEntry.objects.create(amount=-message.credits, reason=CreditEntry.Reason.DEBIT, message=message,
+                               created_by=message.sent_by)
+
+
+def _refund(message: Message, why: str) -> None:
+    if message.credits and not CreditEntry.objects.filter(message=message, reason=CreditEntry.Reason.REFUND).exists():
+        CreditEntry.objects.create(amount=message.credits, reason=CreditEntry.Reason.REFUND, message=message,
+                                   note=why[:200])
+
+
+# Queueing ---------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Draft:
+    channel: str
+    kind: str
+    recipient: str
+    subject: str
+    body: str
+    credits: int
+
+
+def _recipient(appointment: Appointment, channel: str) -> str:
+    client = appointment.client
+    recipient = client.mobile if channel == Channel.SMS else client.email
+    if not recipient:
+        what = "mobile number" if channel == Channel.SMS else "email address"
+        raise ApplicationError(f"{client} has no {what}.", code="no_contact")
+    return recipient
+
+
+def _queue(*, actor: AbstractBaseUser | None, appointment: Appointment, draft: Draft, key: str) -> Message:
+    """Save the message and its debit, then send after commit. Raises IntegrityError if the key exists."""
+    message = Message(appointment=appointment, client=appointment.client, channel=draft.channel, kind=draft.kind,
+                      key=key, recipient=draft.recipient, subject=draft.subject, body=draft.body,
+                      credits=draft.credits, sent_by=actor if actor and actor.is_authenticated else None)
+    with transaction.atomic():
+        message.save()
+        if message.credits:
+            _debit(message)
+        audit_record(actor=actor, action="message.queued", obj=message,
+                     summary=f"{message.get_kind_display()} by {message.get_channel_display()} for appointment "
+                             f"#{appointment.pk}", changes={"appointment": appointment.pk, "credits": message.credits})
+    from reminders.tasks import message_send
+
+    # Only the id travels to Celery (no patient data in task arguments).
+    transaction.on_commit(lambda: message_send.delay(message.pk), robust=True)
+    return message
+
+
+def _telehealth_details(appointment: Appointment) -> fixed.TelehealthDetails:
+    """What the fixed telehealth templates need; refused without a current meeting (R11)."""
+    meeting = appointment.zoom_meeting
+    if appointment.is_cancelled:
+        raise ApplicationError("This appointment is cancelled.", code="cancelled")
+    if not appointment.is_telehealth or meeting is None or meeting.state != MeetingState.ACTIVE:
+        raise ApplicationError("This appointment has no current Zoom meeting to send.", code="no_meeting")
+    practice = Practice.load()
+    client = appointment.client
+    return fixed.TelehealthDetails(
+        practice_name=practice.name, practice_phone=practice.phone, practice_email=practice.email,
+        client_first_name=client.preferred_name or client.first_name,
+        practitioner_name=appointment.practitioner.display_name, starts_at=appointment.starts_at,
+        ends_at=appointment.ends_at, time_zone=practice.time_zone, join_url=meeting.join_url,
+        meeting_id=meeting.zoom_id, passcode=meeting.passcode, topic=meeting.topic,
+        uid=f"appointment-{appointment.pk}-meeting-{meeting.zoom_id}@practice-diary",
+    )
+
+
+def telehealth_details_draft(appointment: Appointment, channel: str) -> Draft:
+    """The fixed telehealth message (R11, R13), always 2 credits by SMS (R12)."""
+    details = _telehealth_details(appointment)
+    recipient = _recipient(appointment, channel)
+    if channel == Channel.SMS:
+        return Draft(channel, Kind.TELEHEALTH, recipient, "", fixed.telehealth_sms(details),
+                     segments.TELEHEALTH_SMS_CREDITS)
+    subject, text, _html = fixed.telehealth_email(details)
+    return Draft(channel, Kind.TELEHEALTH, recipient, subject, text, 0)
+
+
+def telehealth_details_send(*, actor: AbstractBaseUser, appointment: Appointment, channel: str,
+                            request_key: str) -> Message:
+    """Send the Zoom details now, one appointment at a time, any time after booking (R11).
+
+    ``request_key`` comes from the form that was shown, so a double click sends once.
+    """
+    draft = telehealth_details_draft(appointment, channel)
+    key = f"telehealth:{channel}:{appointment.pk}:{appointment.zoom_meeting.zoom_id}:{request_key[:40]}"
+    try:
+        return _queue(actor=actor, appointment=appointment, draft=draft, key=key)
+    except IntegrityError:
+        return Message.objects.get(key=key)
+
+
+def usual_template(channel: str) -> UsualTemplate:
+    subject, body = usual.DEFAULTS[channel]
+    return UsualTemplate.objects.get_or_create(channel=channel, defaults={"subject": subject, "body": body})[0]
+
+
+def usual_reminder_draft(appointment: Appointment, channel: str) -> Draft:
+    recipient = _recipient(appointment, channel)
+    template = usual_template(channel)
+    values = usual.merge_values(appointment, Practice.load())
+    body = usual.tidy(usual.render(template.body, values))
+    if channel == Channel.SMS:
+        return Draft(channel, Kind.USUAL, recipient, "", body, segments.usual_sms_credits(body))
+    return Draft(channel, Kind.USUAL, recipient, usual.render(template.subject, values), body, 0)
+
+
+def usual_reminder_queue(*, actor: AbstractBaseUser | None, appointment: Appointment, channel: str,
+                         again: bool = False) -> Message | None:
+    """Queue the usual reminder; None when it was already sent for this appointment time (and not ``again``).
+
+    The key holds the appointment's time: a moved appointment is reminded again, a repeat sweep is not.
+    """
+    key = f"usual:{channel}:{appointment.pk}:{appointment.starts_at.isoformat()}"
+    if again:
+        key += f":again:{timezone.now().timestamp()}"
+    elif Message.objects.filter(key=key).exists():
+        return None
+    draft = usual_reminder_draft(appointment, channel)
+    try:
+        return _queue(actor=actor, appointment=appointment, draft=draft, key=key)
+    except IntegrityError:
+        return None  # a concurrent sweep or click got there first
+
+
+@dataclass
+class BulkResult:
+    queued: int = 0
+    skipped: int = 0  # already sent for this time
+    refused: list[str] | None = None
+
+
+def usual_reminders_bulk(*, actor: AbstractBaseUser, appointments: list[Appointment], channels: list[str],
+                         again: bool) -> BulkResult:
+    """The reminders screen: usual reminders only, never telehealth details (R13)."""
+    result = BulkResult(refused=[])
+    for appointment in appointments:
+        for channel in channels:
+            client = appointment.client
+            wants = client.sms_reminders if channel == Channel.SMS else client.email_reminders
+            if not wants:
+                continue
+            try:
+                message = usual_reminder_queue(actor=actor, appointment=appointment, channel=channel, again=again)
+            except ApplicationError as exc:
+                result.refused.append(f"{client}: {exc.message}")
+                continue
+            if message is None:
+                result.skipped += 1
+            else:
+                result.queued += 1
+    return result
+
+
+# Sending (Celery) -------------------------------------------------------------------------------------------
+
+def _claim(message_pk: int) -> Message | None:
+    claimed = Message.objects.filter(pk=message_pk, status=MessageStatus.QUEUED).update(status=MessageStatus.SENDING)
+    return Message.objects.select_related("appointment", "client").get(pk=message_pk) if claimed else None
+
+
+def _status_callback_url() -> str | None:
+    if not settings.PUBLIC_BASE_URL:
+        return None
+    return settings.PUBLIC_BASE_URL + reverse("twilio-status")
+
+
+def message_send(*, message_pk: int) -> None:
+    """Send one queued message, once. Raises TransientSendError when a retry should follow."""
+    message = _claim(message_pk)
+    if message is None:
+        return  # sent, being sent, or gone: a duplicate delivery does nothing
+    try:
+        provider_id, provider_status = _deliver(message)
+    except SmsError as exc:
+        _send_failed(message, exc.message, permanent=exc.permanent, maybe_sent=exc.maybe_sent)
+        return
+    except Exception as exc:  # noqa: BLE001 - email backends raise many kinds; all are worth a retry
+        _send_failed(message, f"Email could not be sent: {exc.__class__.__name__}", permanent=False,
+                     maybe_sent=False)
+        return
+    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
+        status=MessageStatus.SENT, provider_id=provider_id, provider_status=provider_status, sent_at=timezone.now(),
+        attempts=message.attempts + 1, error="")
+    audit_record(actor=None, action="message.sent", obj=message, summary=f"Sent to the provider ({provider_id})")
+
+
+def _deliver(message: Message) -> tuple[str, str]:
+    if message.channel == Channel.SMS:
+        result = get_backend().send(to=message.recipient, body=message.body, status_callback=_status_callback_url())
+        return result.provider_id, result.status
+    practice = Practice.load()
+    email = EmailMultiAlternatives(
+        subject=message.subject, body=message.body, to=[message.recipient],
+        from_email=f"{practice.name} <{practice.email or settings.DEFAULT_FROM_EMAIL}>",
+    )
+    if message.kind == Kind.TELEHEALTH:
+        # The HTML part and the calendar invitation, from the same meeting the text was made from.
+        appointment = Appointment.objects.select_related("zoom_meeting", "client", "practitioner").get(
+            pk=message.appointment_id)
+        details = _telehealth_details(appointment)
+        email.attach_alternative(fixed.telehealth_email(details)[2], "text/html")
+        email.attach("telehealth-appointment.ics", fixed.telehealth_ics(details), "text/calendar")
+    email.send()
+    return "", "sent"
+
+
+def _send_failed(message: Message, error: str, *, permanent: bool, maybe_sent: bool) -> None:
+    attempts = message.attempts + 1
+    if maybe_sent:
+        # The provider may have it: a person decides, nothing is resent blindly (RELIABILITY.md 6).
+        Message.objects.filter(pk=message.pk).update(status=MessageStatus.UNKNOWN, error=error[:300],
+                                                     attempts=attempts)
+        audit_record(actor=None, action="message.unknown", obj=message, summary=error)
+        return
+    if permanent or attempts >= MAX_ATTEMPTS:
+        with transaction.atomic():
+            Message.objects.filter(pk=message.pk).update(status=MessageStatus.FAILED, error=error[:300],
+                                                         attempts=attempts)
+            _refund(message, error)
+        audit_record(actor=None, action="message.failed", obj=message, summary=error)
+        return
+    Message.objects.filter(pk=message.pk).update(status=MessageStatus.QUEUED, error=error[:300], attempts=attempts)
+    raise TransientSendError(error)
+
+
+def provider_status_update(*, provider_id: str, status: str, error_code: str = "") -> bool:
+    """Twilio's status callback: statuses only move forward; a late "sent" never overwrites "delivered"."""
+    message = Message.objects.filter(provider_id=provider_id).first()
+    if message is None or not status_is_newer(message.provider_status or "sent", status):
+        return False
+    ours = {"delivered": MessageStatus.DELIVERED, "undelivered": MessageStatus.FAILED,
+            "failed": MessageStatus.FAILED}.get(status, message.status)
+    error = f"Twilio error {error_code}" if error_code and ours == MessageStatus.FAILED else message.error
+    Message.objects.filter(pk=message.pk).update(provider_status=status, status=ours, error=error)
+    return True
+
+
+# The Scheduler ----------------------------------------------------------------------------------------------
+
+def _in_quiet_hours(moment: datetime, config: ReminderSettings, zone) -> bool:
+    local = moment.astimezone(zone).time()
+    start, end = config.quiet_start, config.quiet_end
+    return (start <= local or local < end) if start > end else (start <= local < end)
+
+
+def reminder_due_at(appointment: Appointment, config: ReminderSettings, zone) -> datetime:
+    """When the Scheduler sends: lead time before the start, pushed out of quiet hours to their end."""
+    due = appointment.starts_at - timedelta(hours=config.lead_hours)
+    if _in_quiet_hours(due, config, zone):
+        local = due.astimezone(zone)
+        end = local.replace(hour=config.quiet_end.hour, minute=config.quiet_end.minute, second=0, microsecond=0)
+        if end <= local:
+            end += timedelta(days=1)
+        due = end
+    return due
+
+
+def scheduler_sweep(*, now: datetime | None = None) -> int:
+    """Beat, every few minutes: queue the usual reminders that are due, exactly once per appointment time.
+
+    Never telehealth details (R13). Cancelled appointments are skipped; a moved one has a new time and so a
+    new reminder; a reinstated one is due again like any other.
+    """
+    now = now or timezone.now()
+    config = ReminderSettings.load()
+    if not config.scheduler_enabled:
+        return 0
+    zone = Practice.load().zone
+    if _in_quiet_hours(now, config, zone):
+        return 0
+    upcoming = (Appointment.objects.filter(status=Status.BOOKED, starts_at__gt=now,
+                                           starts_at__lte=now + timedelta(hours=config.lead_hours + 13))
+                .select_related("client", "practitioner", "location"))
+    queued = 0
+    for appointment in upcoming:
+        if reminder_due_at(appointment, config, zone) > now:
+            continue
+        for channel, wants in ((Channel.SMS, appointment.client.sms_reminders),
+                               (Channel.EMAIL, appointment.client.email_reminders)):
+            if not wants:
+                continue
+            try:
+                queued += usual_reminder_queue(actor=None, appointment=appointment, channel=channel) is not None
+            except ApplicationError as exc:
+                logger.warning("Reminder for appointment %s by %s not sent: %s", appointment.pk, channel, exc.code)
+    return queued

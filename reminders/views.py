@@ -1,0 +1,147 @@
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from practice import roles
+from practice.errors import ApplicationError
+from practice.http import done, role_required
+from reminders import selectors, services, usual
+from reminders.forms import BulkForm, CreditPurchaseForm, MessageFilterForm, UsualTemplateForm, parse_day
+from reminders.models import Channel, ReminderSettings
+from reminders.sms import twilio_signature_is_valid
+from scheduling.selectors import appointment_for_change, diary_url
+
+desk_or_admin = role_required(roles.can_manage_all_appointments)
+
+
+@require_POST
+def telehealth_send(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
+    """Send the fixed telehealth details for one appointment (R11); never in bulk (R13)."""
+    appointment = appointment_for_change(request.user, pk)
+    if channel not in Channel.values:
+        return HttpResponse(status=404)
+    try:
+        message = services.telehealth_details_send(actor=request.user, appointment=appointment, channel=channel,
+                                                   request_key=request.POST.get("request_key", ""))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        message.refresh_from_db()  # sending ran after the commit
+        what = "SMS (2 credits)" if channel == Channel.SMS else "email"
+        messages.success(request, f"Zoom details {what} to {message.recipient}: {message.get_status_display()}.")
+    return done(request, reverse("appointment-detail", args=[pk]) if not request.headers.get("HX-Request")
+                else diary_url(timezone.localtime(appointment.starts_at).date()))
+
+
+@desk_or_admin
+def reminders_screen(request: HttpRequest) -> HttpResponse:
+    """Pick a day, see preferences and what was sent, queue the usual reminders in bulk."""
+    today = timezone.localdate()
+    source = request.POST if request.method == "POST" else request.GET
+    day = parse_day(source.get("day", ""), selectors.next_business_day(today))
+    appointments = selectors.day_appointments(day)
+    form = BulkForm(request.POST or None, initial={"day": day}, appointment_ids=[a.pk for a in appointments])
+    if request.method == "POST" and form.is_valid():
+        chosen = set(form.cleaned_data["appointments"])
+        result = services.usual_reminders_bulk(
+            actor=request.user, appointments=[a for a in appointments if a.pk in chosen],
+            channels=form.cleaned_data["channels"], again=form.cleaned_data["again"])
+        messages.success(request, f"{result.queued} reminder(s) queued; {result.skipped} already sent for that "
+                                  "time were skipped.")
+        for refusal in result.refused:
+            messages.warning(request, refusal)
+        return done(request, f"{reverse('reminders')}?day={day.isoformat()}")
+    template = "reminders/_reminder_rows.html" if request.headers.get("HX-Target") == "reminder-rows" \
+        else "reminders/reminders.html"
+    return render(request, template, {
+        "day": day, "appointments": appointments, "form": form, "title": "Reminders",
+        "in_progress": any(m.status in ("queued", "sending") for a in appointments for m in a.messages.all()),
+        "prev_day": day - timedelta(days=1), "next_day": day + timedelta(days=1),
+    })
+
+
+@require_GET
+@desk_or_admin
+def message_log(request: HttpRequest) -> HttpResponse:
+    form = MessageFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    page = Paginator(selectors.messages_filtered(**{k: v for k, v in filters.items() if v}), 50).get_page(
+        request.GET.get("page"))
+    return render(request, "reminders/messages.html", {"form": form, "page": page, "title": "Messages"})
+
+
+@role_required(roles.is_practice_admin)
+def templates_edit(request: HttpRequest) -> HttpResponse:
+    """The usual reminder templates (R14). The telehealth templates are fixed and not listed here (R13)."""
+    forms = {channel: UsualTemplateForm(request.POST or None, instance=services.usual_template(channel),
+                                        prefix=channel) for channel in Channel.values}
+    if request.method == "POST" and all(form.is_valid() for form in forms.values()):
+        for form in forms.values():
+            template = form.save(commit=False)
+            template.updated_by = request.user
+            template.save()
+        messages.success(request, "Reminder templates saved.")
+        return done(request, reverse("reminder-templates"))
+    return render(request, "reminders/templates.html", {
+        "sms_form": forms[Channel.SMS], "email_form": forms[Channel.EMAIL], "fields": usual.MERGE_FIELDS,
+        "title": "Reminder templates", "sms_preview": _preview(forms[Channel.SMS]["body"].value() or ""),
+    })
+
+
+@require_POST
+@role_required(roles.is_practice_admin)
+def template_preview(request: HttpRequest) -> HttpResponse:
+    """Live preview of the SMS template with its segment and credit count (htmx)."""
+    return render(request, "reminders/_sms_preview.html", {"preview": _preview(request.POST.get("sms-body", ""))})
+
+
+def _preview(body: str) -> dict:
+    from reminders import segments
+
+    sample = {"first_name": "Olivia", "date": "Mon 30 Nov", "time": "10:00", "practitioner": "Amelia Nguyen",
+              "location": "Surry Hills", "location_address": "12 Crown Street, Surry Hills NSW 2010",
+              "practice_name": "Harbourside Allied Health", "practice_phone": "02 9000 1234"}
+    try:
+        usual.validate_template(body)
+    except Exception as exc:  # noqa: BLE001 - ValidationError: shown as the preview's error
+        return {"error": " ".join(exc.messages) if hasattr(exc, "messages") else str(exc)}
+    text = usual.tidy(usual.render(body, sample))
+    info = segments.sms_segments(text)
+    return {"text": text, "segments": info.segments, "encoding": info.encoding, "length": len(text),
+            "credits": segments.usual_sms_credits(text)}
+
+
+@desk_or_admin
+def credits_page(request: HttpRequest) -> HttpResponse:
+    form = CreditPurchaseForm(request.POST or None) if roles.is_practice_admin(request.user) else None
+    if request.method == "POST":
+        if form is None:
+            return HttpResponseForbidden("Only a practice admin enters purchases.")
+        if form.is_valid():
+            services.credits_purchase(actor=request.user, **form.cleaned_data)
+            messages.success(request, f"{form.cleaned_data['amount']} credits added.")
+            return done(request, reverse("credits"))
+    page = Paginator(selectors.credit_entries(), 50).get_page(request.GET.get("page"))
+    return render(request, "reminders/credits.html", {"form": form, "page": page, "title": "SMS credits",
+                                                      "settings": ReminderSettings.load()})
+
+
+@csrf_exempt  # Twilio can't send our CSRF token; its own signature is checked instead (RELIABILITY.md 9)
+@login_not_required
+@require_POST
+def twilio_status(request: HttpRequest) -> HttpResponse:
+    params = {key: request.POST.get(key, "") for key in request.POST}
+    if not twilio_signature_is_valid(url=request.build_absolute_uri(), params=params,
+                                     signature=request.headers.get("X-Twilio-Signature")):
+        return HttpResponseForbidden("Invalid signature.")
+    services.provider_status_update(provider_id=params.get("MessageSid", ""), status=params.get("MessageStatus", ""),
+                                    error_code=params.get("ErrorCode", ""))
+    return HttpResponse(status=204)
