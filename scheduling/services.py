@@ -188,6 +188,10 @@ def appointment_move(
         # R8: telehealth does not follow an appointment to another practitioner.
         _drop_telehealth(appointment)
         telehealth_change = TelehealthChange.REMOVED
+        home = practitioner.default_location
+        if location.is_telehealth and home is not None and home.is_active and not home.is_telehealth:
+            # A Telehealth location without a meeting would tell the client to expect a video call.
+            appointment.location = home
     elif appointment.is_telehealth and new_time:
         # R7: Zoom's meeting is deleted and a new one made for the new time.
         if appointment.zoom_meeting is not None:

@@ -220,12 +220,13 @@ def appointment_move(request: HttpRequest, pk: int) -> HttpResponse:
     if result.telehealth == services.TelehealthChange.RECREATED:
         # R7: say what changed for the client, and offer to send the new details; nothing is sent automatically.
         messages.info(request, "The Zoom meeting was re-created for the new time. The old link, meeting ID and "
-                               "passcode no longer work. Send the new details to the client from the appointment.",
+                               "passcode no longer work. Send the new details to the client:",
                       extra_tags=f"zoom-recreated appointment-{result.appointment.pk}")
         _warn_if_zoom_not_ready(request, result.appointment)
     elif result.telehealth == services.TelehealthChange.REMOVED:
         messages.warning(request, "Telehealth is not supported when an appointment moves to another practitioner: "
-                                  "the Zoom meeting was deleted and Telehealth unticked. The client was not notified.")
+                                  "the Zoom meeting was deleted and Telehealth unticked. The client was not notified. "
+                                  f"The location is now {result.appointment.location}.")
     return done(request, selectors.diary_url(timezone.localtime(result.appointment.starts_at).date()))
 
 

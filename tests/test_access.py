@@ -22,6 +22,8 @@ def world(front_desk, admin_user, practitioner_a, practitioner_b, book, client_r
 
 
 def _url(world, name: str) -> str:
+    if name == "telehealth-send:other":
+        return reverse("telehealth-send", args=[world["other"].pk, "sms"])
     if name.startswith("appointment-") and name != "appointment-new":
         name, _, which = name.rpartition(":")
         return reverse(name, args=[world[which].pk])
@@ -59,6 +61,15 @@ TABLE = [
     ("zoom-connections", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
     ("zoom-connection", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
     ("zoom-connection-test", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 302}),
+    ("telehealth-send:other", "post", {}, {ANON: 302, DESK: 302, PRAC: 403, ADMIN: 302}),
+    ("reminders", "get", None, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
+    ("reminders", "post", {}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
+    ("messages", "get", None, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
+    ("credits", "get", None, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
+    ("credits", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
+    ("reminder-templates", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
+    ("reminder-template-preview", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
+    ("twilio-status", "post", {}, {ANON: 403, DESK: 403, PRAC: 403, ADMIN: 403}),
     ("client-list", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
     ("client-search", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
     ("client-detail", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
@@ -126,7 +137,8 @@ def test_a_practitioner_sees_a_colleagues_appointment_read_only(client, world):
 POSTS = [
     ("appointment-new", None), ("appointment-status", "own"), ("appointment-move", "own"),
     ("appointment-cancel", "own"), ("appointment-reinstate", "own"), ("client-new", None), ("client-edit", None),
-    ("appointment-telehealth-add", "own"), ("appointment-telehealth-remove", "own"),
+    ("appointment-telehealth-add", "own"), ("appointment-telehealth-remove", "own"), ("reminders", None),
+    ("credits", None), ("reminder-templates", None),
     ("logout", None),
 ]
 

@@ -53,7 +53,7 @@
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.target.id === "panel") {
       const first = event.target.querySelector("input:not([type=hidden]), select, textarea, button");
-      if (first) first.focus();
+      if (first) first.focus({ preventScroll: true });
     }
   });
 })();

@@ -11,9 +11,9 @@ from scheduling.services import appointment_cancel
 from tests.conftest import make_practitioner, sydney
 
 DAY = date(2030, 3, 4)
-# Session, user, practice, locations, practitioners, working hours, appointments, role groups, and the
-# idle-timeout session save (savepoint, update, release).
-DIARY_QUERIES = 11
+# Session, user, practice, locations, practitioners, working hours, appointments, role groups, the SMS credit
+# balance and reminder settings (top bar), and the idle-timeout session save (savepoint, update, release).
+DIARY_QUERIES = 13
 
 
 def _fill_day(practitioners, location, appointment_type, count: int) -> None:

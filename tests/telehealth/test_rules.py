@@ -262,6 +262,19 @@ def test_r8_moving_to_another_practitioner_saves_deletes_the_meeting_and_unticks
     assert mail.outbox == []  # R16
 
 
+def test_r8_a_telehealth_location_falls_back_to_the_new_practitioners_own(
+        alice_zoom, practitioner_a, practitioner_b, front_desk, telehealth_location, appointment_type, client_record,
+        committed):
+    result = committed(appointment_book, actor=front_desk, client=client_record, practitioner=practitioner_a,
+                       location=telehealth_location, appointment_type=appointment_type, starts_at=START,
+                       is_telehealth=True)
+    appointment = result.appointment
+    committed(appointment_move, actor=front_desk, appointment=appointment, starts_at=START,
+              ends_at=START + timedelta(minutes=30), practitioner=practitioner_b, location=telehealth_location)
+    appointment.refresh_from_db()
+    assert appointment.location == practitioner_b.default_location and not appointment.is_telehealth
+
+
 # R9, R16 --------------------------------------------------------------------------------------------------------
 
 def test_r9_delete_telehealth_keeps_the_appointment_booked_and_tells_no_one(
