@@ -93,6 +93,9 @@ class Command(BaseCommand):
                                             ends_at=time(17, 30), location=locations[location_key])
             practitioners.append(practitioner)
         self._zoom_connections(practitioners)
+        from reminders.models import CreditEntry
+
+        CreditEntry.objects.create(amount=200, reason=CreditEntry.Reason.PURCHASE, note="Demo credits")
         types = [AppointmentType.objects.create(name=n, default_duration=d, colour=c) for n, d, c in TYPES]
         rng = random.Random(2026)  # noqa: S311 - demo data, not security
         clients = []
