@@ -18,8 +18,8 @@ def render_page(request: HttpRequest, template: str, context: dict, *, status: i
 
     ``template`` is the partial; the full page wraps it through ``page.html``.
     """
-    context = {**context, "partial_template": template}
-    if is_panel_request(request):
+    context = {**context, "partial_template": template, "as_panel": is_panel_request(request)}
+    if context["as_panel"]:
         return render(request, template, context, status=status)
     return render(request, "page.html", context, status=status)
 

@@ -13,12 +13,16 @@ class UsualTemplateForm(forms.ModelForm):
         widgets = {"body": forms.Textarea(attrs={"rows": 6})}
 
     def clean_subject(self) -> str:
-        usual.validate_template(self.cleaned_data["subject"])
-        return self.cleaned_data["subject"]
+        return self._clean_template("subject")
 
     def clean_body(self) -> str:
-        usual.validate_template(self.cleaned_data["body"])
-        return self.cleaned_data["body"]
+        return self._clean_template("body")
+
+    def _clean_template(self, name: str) -> str:
+        # Browsers post CRLF; stored as LF so the SMS costs what the preview counted.
+        text = usual.normalise_newlines(self.cleaned_data[name])
+        usual.validate_template(text)
+        return text
 
 
 class CreditPurchaseForm(forms.Form):

@@ -41,6 +41,10 @@ def validate_template(text: str) -> None:
                               + ". Use: " + ", ".join("{" + name + "}" for name in MERGE_FIELDS))
 
 
+def normalise_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def render(text: str, values: dict[str, str]) -> str:
     return FIELD.sub(lambda match: values.get(match.group(1), match.group(0)), text)
 
@@ -64,4 +68,4 @@ def merge_values(appointment: Appointment, practice: Practice) -> dict[str, str]
 
 def tidy(text: str) -> str:
     """Drop the blank lines an empty field leaves behind (a telehealth location has no address)."""
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    return re.sub(r"\n{3,}", "\n\n", normalise_newlines(text)).strip()

@@ -113,7 +113,7 @@ def _preview(body: str) -> dict:
         usual.validate_template(body)
     except Exception as exc:  # noqa: BLE001 - ValidationError: shown as the preview's error
         return {"error": " ".join(exc.messages) if hasattr(exc, "messages") else str(exc)}
-    text = usual.tidy(usual.render(body, sample))
+    text = usual.tidy(usual.render(usual.normalise_newlines(body), sample))
     info = segments.sms_segments(text)
     return {"text": text, "segments": info.segments, "encoding": info.encoding, "length": len(text),
             "credits": segments.usual_sms_credits(text)}

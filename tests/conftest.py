@@ -139,3 +139,15 @@ def book(front_desk, location, appointment_type, client_record):
         ).appointment
 
     return _book
+
+
+@pytest.fixture
+def credits(db):
+    """The practice bought 100 SMS credits; call it for more."""
+    from reminders.models import CreditEntry
+
+    def _credits(amount: int = 100):
+        CreditEntry.objects.create(amount=amount, reason=CreditEntry.Reason.PURCHASE)
+
+    _credits()
+    return _credits

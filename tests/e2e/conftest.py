@@ -187,3 +187,32 @@ def expect_message(page, text: str) -> None:
 
     expect(messages(page)).to_contain_text(text)
     page.wait_for_load_state()  # htmx has boosted the new page's links before the next click
+
+
+def shot(page, name: str, variable: str = "E2E_SHOTS") -> None:
+    """A screenshot of a key screen, only when asked for (the environment variable names the directory)."""
+    directory = os.environ.get(variable)
+    if directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(directory) / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def telehealth_appointment(alice_zoom, front_desk, practitioner_a, telehealth_location, appointment_type,
+                           client_record, booking_day):
+    """Casey's telehealth appointment with Alice next Monday at 10:00, its Zoom meeting made in the emulator.
+
+    Overrides tests/reminders' fixture of the same name: next Monday, at the Telehealth location.
+    """
+    from scheduling.services import appointment_book
+    from telehealth.models import MeetingState
+
+    assert alice_zoom.is_connected, alice_zoom.status_reason
+    appointment = appointment_book(
+        actor=front_desk, client=client_record, practitioner=practitioner_a, location=telehealth_location,
+        appointment_type=appointment_type, starts_at=local(booking_day, time(10)), ends_at=None,
+        is_telehealth=True,
+    ).appointment
+    appointment.refresh_from_db()
+    assert appointment.zoom_meeting.state == MeetingState.ACTIVE, appointment.zoom_meeting.last_error
+    return appointment

@@ -9,31 +9,18 @@ run for real, during the request.
 Set TELEHEALTH_SHOTS=/some/dir to keep screenshots of the key screens.
 """
 
-import os
 import re
 from datetime import UTC, time
-from pathlib import Path
 
-import pytest
-from django.core.cache import cache
 from playwright.sync_api import expect
 
-from devtools.zoom_emulator import DEMO_ACCOUNT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, start_in_thread
+from devtools.zoom_emulator import DEMO_ACCOUNT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from scheduling.models import Appointment
-from telehealth import services as telehealth
-from telehealth.models import ConnectionStatus, MeetingState, ZoomConnection
-from tests.e2e.conftest import column, diary_url, expect_message, local, login, open_panel, slot
+from telehealth.models import ConnectionStatus, ZoomConnection
+from tests.e2e.conftest import column, diary_url, expect_message, local, login, open_panel, shot, slot
 
 ALICE_ZOOM = "alice@example.com"
 WRONG_SECRET = "not-the-demo-secret"
-
-
-def shot(page, name: str) -> None:
-    """A screenshot of a key screen, only when asked for (TELEHEALTH_SHOTS names the directory)."""
-    directory = os.environ.get("TELEHEALTH_SHOTS")
-    if directory:
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(directory) / f"{name}.png"), full_page=True)
 
 
 def utc_z(moment) -> str:
@@ -49,51 +36,6 @@ def meetings(zoom) -> dict:
 def deleted_meetings(zoom) -> dict:
     with zoom.lock:
         return dict(zoom.state.deleted_meetings)
-
-
-@pytest.fixture(scope="module")
-def zoom_server():
-    server = start_in_thread()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def zoom(zoom_server, settings):
-    zoom_server.reset()
-    cache.clear()  # cached Zoom tokens
-    settings.ZOOM_API_BASE_URL = zoom_server.api_base_url
-    settings.ZOOM_OAUTH_TOKEN_URL = zoom_server.token_url
-    return zoom_server
-
-
-@pytest.fixture
-def alice_zoom(zoom, admin_user, practitioner_a):
-    """Alice connected to the emulator's demo app as her own (Licensed) Zoom user, tested like an admin would."""
-    zoom.add_user(ALICE_ZOOM, "Alice", "Allen", type=2)
-    connection = telehealth.connection_save(
-        actor=admin_user, practitioner=practitioner_a, account_id=DEMO_ACCOUNT_ID, client_id=DEMO_CLIENT_ID,
-        client_secret=DEMO_CLIENT_SECRET, zoom_user=ALICE_ZOOM,
-    )
-    connection = telehealth.connection_test(actor=admin_user, connection=connection)
-    assert connection.is_connected, connection.status_reason
-    return connection
-
-
-@pytest.fixture
-def telehealth_appointment(alice_zoom, front_desk, practitioner_a, telehealth_location, appointment_type,
-                           client_record, booking_day):
-    """Alice's telehealth appointment next Monday at 10:00, its Zoom meeting already made in the emulator."""
-    from scheduling.services import appointment_book
-
-    appointment = appointment_book(
-        actor=front_desk, client=client_record, practitioner=practitioner_a, location=telehealth_location,
-        appointment_type=appointment_type, starts_at=local(booking_day, time(10)), ends_at=None,
-        is_telehealth=True,
-    ).appointment
-    appointment.refresh_from_db()
-    assert appointment.zoom_meeting.state == MeetingState.ACTIVE, appointment.zoom_meeting.last_error
-    return appointment
 
 
 def test_admin_connects_zoom_and_tests_it(page, live_server, zoom, admin_user, practitioner_a, practitioner_b):
@@ -127,7 +69,7 @@ def test_admin_connects_zoom_and_tests_it(page, live_server, zoom, admin_user, p
     expect(facts).to_contain_text("Invalid client_id or client_secret")
     expect(page.get_by_label("Client secret")).to_have_value("")
     assert WRONG_SECRET not in page.content()
-    shot(page, "01-admin-zoom-wrong-secret")
+    shot(page, "01-admin-zoom-wrong-secret", "TELEHEALTH_SHOTS")
 
     # The right secret: the rest of the form kept what was entered.
     expect(page.get_by_label("Account ID")).to_have_value(DEMO_ACCOUNT_ID)
@@ -142,7 +84,7 @@ def test_admin_connects_zoom_and_tests_it(page, live_server, zoom, admin_user, p
     expect(facts).to_contain_text("Alice Allen · alice@example.com")
     expect(facts).to_contain_text("Licensed")
     expect(facts).not_to_contain_text("Invalid client_id")
-    shot(page, "02-admin-zoom-connected")
+    shot(page, "02-admin-zoom-connected", "TELEHEALTH_SHOTS")
 
     # The secret is never sent back, not even after a reload.
     page.reload()
@@ -163,7 +105,7 @@ def test_admin_connects_zoom_and_tests_it(page, live_server, zoom, admin_user, p
     expect(alice_row.get_by_role("link", name="Edit")).to_be_visible()
     expect(page.locator("table.table tbody tr").filter(has_text="Bob Brown")).to_contain_text("Not set up")
     assert DEMO_CLIENT_SECRET not in page.content()
-    shot(page, "03-admin-zoom-list")
+    shot(page, "03-admin-zoom-list", "TELEHEALTH_SHOTS")
 
     connection = ZoomConnection.objects.get(practitioner=practitioner_a)
     assert connection.status == ConnectionStatus.CONNECTED
@@ -190,7 +132,7 @@ def test_front_desk_books_moves_and_reassigns_a_telehealth_appointment(
         "Available for: Alice Allen.")
     form.locator("#id_is_telehealth").check()
     expect(form.locator("#id_location option:checked")).to_have_text("Telehealth")
-    shot(page, "04-front-desk-booking-telehealth")
+    shot(page, "04-front-desk-booking-telehealth", "TELEHEALTH_SHOTS")
     form.get_by_role("button", name="Book appointment").click()
 
     expect_message(page, "Booked Casey Client with Alice Allen at 10:00.")
@@ -198,7 +140,7 @@ def test_front_desk_books_moves_and_reassigns_a_telehealth_appointment(
     expect(block).to_have_count(1)
     expect(block.locator(".t")).to_have_text("10:00–10:30")
     expect(block.locator(".badges .badge")).to_have_text("Zoom")
-    shot(page, "05-front-desk-diary-zoom-badge")
+    shot(page, "05-front-desk-diary-zoom-badge", "TELEHEALTH_SHOTS")
 
     appointment = Appointment.objects.select_related("zoom_meeting", "location").get()
     assert appointment.is_telehealth and appointment.location == telehealth_location
@@ -228,7 +170,7 @@ def test_front_desk_books_moves_and_reassigns_a_telehealth_appointment(
     block = alice.locator("a.appt")
     expect(block.locator(".t")).to_have_text("11:00–11:30")
     expect(block.locator(".badges .badge")).to_have_text("Zoom")
-    shot(page, "06-front-desk-moved-r7")
+    shot(page, "06-front-desk-moved-r7", "TELEHEALTH_SHOTS")
 
     appointment.refresh_from_db()
     live = meetings(zoom)
@@ -251,7 +193,7 @@ def test_front_desk_books_moves_and_reassigns_a_telehealth_appointment(
     block = bob.locator("a.appt")
     expect(block.locator(".t")).to_have_text("11:00–11:30")
     expect(block.locator(".badge")).to_have_count(0)
-    shot(page, "07-front-desk-moved-to-bob-r8")
+    shot(page, "07-front-desk-moved-to-bob-r8", "TELEHEALTH_SHOTS")
 
     appointment.refresh_from_db()
     assert appointment.practitioner == practitioner_b
@@ -284,7 +226,7 @@ def test_practitioner_views_zoom_details_copies_the_link_and_starts_the_meeting(
     expect(join).to_have_attribute("href", in_zoom["join_url"])
     expect(panel.locator(".zoom-facts")).to_contain_text(
         f"{booking_day:%A} {booking_day.day} {booking_day:%B %Y}, 10:00 (30 minutes)")
-    shot(page, "08-practitioner-zoom-details")
+    shot(page, "08-practitioner-zoom-details", "TELEHEALTH_SHOTS")
 
     # Copy puts the join link on the clipboard.
     join_row = panel.locator("dd:has(#zoom-join-url)")
@@ -325,7 +267,7 @@ def test_front_desk_sees_zoom_details_without_start(
     expect(panel.get_by_role("link", name="Start meeting")).to_have_count(0)
     expect(panel).not_to_contain_text("Start meeting")
     assert "zak=" not in page.content()
-    shot(page, "10-front-desk-zoom-details")
+    shot(page, "10-front-desk-zoom-details", "TELEHEALTH_SHOTS")
 
     # The host link is refused to the desk even when asked for directly.
     response = page.request.get(f"{live_server.url}/appointments/{telehealth_appointment.pk}/zoom/start/",

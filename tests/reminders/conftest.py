@@ -1,18 +1,5 @@
 import pytest
 
-from reminders.models import CreditEntry
-
-
-@pytest.fixture
-def credits(db):
-    """Give the practice SMS credits."""
-
-    def _credits(amount: int = 100):
-        CreditEntry.objects.create(amount=amount, reason=CreditEntry.Reason.PURCHASE)
-
-    _credits()
-    return _credits
-
 
 @pytest.fixture
 def telehealth_appointment(alice_zoom, practitioner_a, front_desk, location, appointment_type, client_record,

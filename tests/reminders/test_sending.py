@@ -221,3 +221,11 @@ def test_moving_then_sending_carries_the_new_meeting(telehealth_appointment, fro
     services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment, channel=Channel.SMS,
                                      request_key="after-move")
     assert telehealth_appointment.zoom_meeting.join_url in sms_outbox[0].body
+
+
+def test_templates_posted_with_crlf_are_stored_with_lf(client, admin_user):
+    client.force_login(admin_user)
+    client.post(reverse("reminder-templates"), {"sms-subject": "", "sms-body": "Hi {first_name}\r\nSee you {date}",
+                                                "email-subject": "R", "email-body": "A\r\n\r\nB"})
+    assert UsualTemplate.objects.get(channel=Channel.SMS).body == "Hi {first_name}\nSee you {date}"
+    assert UsualTemplate.objects.get(channel=Channel.EMAIL).body == "A\n\nB"
