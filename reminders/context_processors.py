@@ -11,4 +11,7 @@ def credits(request: HttpRequest) -> dict:
     from reminders.services import credits_balance
 
     balance = credits_balance()
-    return {"sms_credits": balance, "sms_credits_low": balance < ReminderSettings.load().low_balance_warning}
+    # A read only (no get_or_create), so a page costs the same queries whether or not the row exists yet.
+    warning = ReminderSettings.objects.filter(pk=1).values_list("low_balance_warning", flat=True).first()
+    threshold = ReminderSettings._meta.get_field("low_balance_warning").default if warning is None else warning
+    return {"sms_credits": balance, "sms_credits_low": balance < threshold}

@@ -365,21 +365,21 @@ class ZoomClient:
 
     def _token(self) -> dict[str, str]:
         key = self.credentials.cache_key()
-        token = cache.get(key)
+        token = self._cached_token(key)
         if token:
             return token
         lock_key = f"{key}:lock"
         if cache.add(lock_key, 1, timeout=TOKEN_LOCK_SECONDS):
             try:
                 # The previous holder may have cached a token between our read and our lock.
-                return cache.get(key) or self._fetch_token(key)
+                return self._cached_token(key) or self._fetch_token(key)
             finally:
                 cache.delete(lock_key)
         # Another worker is fetching: its token will serve us too, unless it takes too long.
         deadline = time.monotonic() + TOKEN_WAIT_SECONDS
         while time.monotonic() < deadline:
             time.sleep(TOKEN_POLL_SECONDS)
-            token = cache.get(key)
+            token = self._cached_token(key)
             if token:
                 return token
         logger.warning("Waited %.1f s for another worker's Zoom token; fetching one", TOKEN_WAIT_SECONDS)
@@ -400,10 +400,20 @@ class ZoomClient:
         access_token = payload.get("access_token")
         if not isinstance(access_token, str) or not access_token:
             raise ZoomAuthError("Zoom's token endpoint answered without an access token.", http_status=200)
-        token = {"access_token": access_token, "scope": _str(payload.get("scope"))}
         expires_in = _opt_int(payload.get("expires_in")) or 3600
-        cache.set(key, token, timeout=max(expires_in - TOKEN_EXPIRY_MARGIN_SECONDS, 0))
+        usable_for = max(expires_in - TOKEN_EXPIRY_MARGIN_SECONDS, 0)
+        # The expiry travels with the token too: the cache's own timeout is the backend's clock, not ours.
+        token = {"access_token": access_token, "scope": _str(payload.get("scope")),
+                 "use_until": str(time.time() + usable_for)}
+        cache.set(key, token, timeout=usable_for)
         return token
+
+    @staticmethod
+    def _cached_token(key: str) -> dict[str, str] | None:
+        token = cache.get(key)
+        if token and float(token.get("use_until", "0")) > time.time():
+            return token
+        return None
 
 
 # Helpers --------------------------------------------------------------------------------------------------------

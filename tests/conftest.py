@@ -58,6 +58,12 @@ def sms_outbox(settings):
 
 
 @pytest.fixture(autouse=True)
+def private_cache(settings):
+    """Each test process its own cache: with REDIS_URL set the workers would share (and clear) one."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Argon2 is slow on purpose; tests that check the real hasher read config.settings directly."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -158,7 +158,9 @@ def test_the_message_log_and_credits_pages(client, front_desk, admin_user, book,
 def test_the_low_balance_warning_shows_in_the_top_bar(client, front_desk, credits):
     client.force_login(front_desk)
     assert "100 SMS credits" in client.get(reverse("diary")).content.decode()
-    ReminderSettings.objects.update(low_balance_warning=500)
+    config = ReminderSettings.load()
+    config.low_balance_warning = 500
+    config.save()
     assert "100 SMS credits · low" in client.get(reverse("diary")).content.decode()
 
 

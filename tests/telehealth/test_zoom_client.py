@@ -178,7 +178,8 @@ def test_it_waits_for_another_workers_token_instead_of_fetching(zoom_http, zoom_
     monkeypatch.setattr(zoom, "TOKEN_POLL_SECONDS", 0.01)
     key = CREDENTIALS.cache_key()
     assert cache.add(f"{key}:lock", 1, timeout=10)  # another worker is fetching
-    threading.Timer(0.1, cache.set, (key, {"access_token": "their-token", "scope": ""}, 60)).start()
+    theirs = {"access_token": "their-token", "scope": "", "use_until": str(time.time() + 60)}
+    threading.Timer(0.1, cache.set, (key, theirs, 60)).start()
     zoom_http.get(f"{API}/users/{USER}", json=user_json())
 
     zoom_client.get_user(USER)
@@ -208,7 +209,7 @@ def test_it_reads_the_cache_again_once_it_holds_the_lock(zoom_http, zoom_client,
         def get(self, key):
             self.reads += 1
             if self.reads == 1:
-                cache.set(key, {"access_token": "their-token", "scope": ""}, 60)
+                cache.set(key, {"access_token": "their-token", "scope": "", "use_until": str(time.time() + 60)}, 60)
                 return None
             return cache.get(key)
 
@@ -698,3 +699,14 @@ def test_it_names_a_missing_delete_scope():
 def test_it_does_not_ask_for_the_update_scope_the_app_never_uses():
     # A move deletes and re-creates the meeting (R7); nothing PATCHes, so no update scope is required.
     assert missing_scopes(GRANULAR - {"meeting:update:meeting:admin"}) == []
+
+
+def test_it_ignores_a_cached_token_past_its_own_expiry(zoom_http, zoom_client):
+    # A cache whose clock differs from ours (Redis) may still hold a token we consider expired.
+    cache.set(CREDENTIALS.cache_key(), {"access_token": "stale", "scope": "", "use_until": str(time.time() - 1)}, 60)
+    add_token(zoom_http)
+    zoom_http.get(f"{API}/users/{USER}", json=user_json())
+
+    zoom_client.get_user(USER)
+
+    assert token_calls(zoom_http) == 1
