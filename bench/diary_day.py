@@ -11,6 +11,7 @@ import os
 import statistics
 import sys
 import tempfile
+import warnings
 from datetime import date, time, timedelta
 from pathlib import Path
 from time import perf_counter
@@ -20,6 +21,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 if "DATABASE_URL" not in os.environ:
     os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
+
+warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic here
 
 import django  # noqa: E402
 

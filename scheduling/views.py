@@ -153,6 +153,7 @@ def _detail_context(request: HttpRequest, appointment, *, move_form: MoveForm | 
         "local_start": local_start, "local_end": timezone.localtime(appointment.ends_at, practice.zone),
         "can_change": can_change, "history": audit_history(appointment)[:50],
         "can_view_zoom": can_change or roles.can_manage_all_appointments(request.user),
+        "is_future": appointment.starts_at > timezone.now(),
         "diary_url": selectors.diary_url(local_start.date()),
     }
     if can_change:
