@@ -48,3 +48,24 @@ def label(user: User | AnonymousUser) -> str:
         if name in names:
             return name
     return ""
+
+
+def grant_permissions(apps, grants: dict[str, list[str]]) -> None:
+    """For data migrations: give each role (created if missing) the named "app_label.codename" permissions.
+
+    Django creates permissions only after all migrations have run, so they are created here first.
+    """
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        models_module = getattr(app_config, "models_module", None)
+        app_config.models_module = models_module or True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = models_module
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for name, codenames in grants.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        for dotted in codenames:
+            app_label, codename = dotted.split(".")
+            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))

@@ -25,7 +25,7 @@ def ensure_roles() -> None:
     if not Group.objects.filter(name=roles.PRACTICE_ADMIN).exists():
         from django.apps import apps
 
-        importlib.import_module("scheduling.migrations.0003_roles").create_roles(apps, None)
+        roles.grant_permissions(apps, importlib.import_module("scheduling.migrations.0003_roles").ROLES)
 
 
 def make_user(username: str, role: str | None) -> User:

@@ -1,22 +1,13 @@
 """Practice admins change the reminder settings under Options."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from practice.roles import grant_permissions
 
 
 def grant(apps, schema_editor):
-    for app_config in apps.get_app_configs():
-        models_module = getattr(app_config, "models_module", None)
-        app_config.models_module = models_module or True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = models_module
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    admin = Group.objects.filter(name="Practice admin").first()
-    if admin is not None:
-        admin.permissions.add(*Permission.objects.filter(content_type__app_label="reminders",
-                                                         codename__in=["view_remindersettings",
-                                                                       "change_remindersettings"]))
+    grant_permissions(apps, {"Practice admin": ["reminders.view_remindersettings",
+                                                "reminders.change_remindersettings"]})
 
 
 class Migration(migrations.Migration):

@@ -4,8 +4,9 @@ What each role may do in the diary is decided by role membership (practice/roles
 permissions decide what a practice admin can edit under Options. Later apps grant their own.
 """
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from practice.roles import grant_permissions
 
 ROLES = {
     "Front desk": [
@@ -32,19 +33,7 @@ ROLES = {
 
 
 def create_roles(apps, schema_editor):
-    # Permissions are normally created after all migrations; create them now so they can be granted.
-    for app_config in apps.get_app_configs():
-        models_module = getattr(app_config, "models_module", None)
-        app_config.models_module = models_module or True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = models_module
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, codenames in ROLES.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        for dotted in codenames:
-            app_label, codename = dotted.split(".")
-            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    grant_permissions(apps, ROLES)
 
 
 def remove_roles(apps, schema_editor):
