@@ -19,6 +19,7 @@ from practice.models import Client, Location, Practice, Practitioner, WorkingHou
 from practice.services import client_create
 from scheduling.models import NO_OVERLAP_CONSTRAINT, Appointment, AppointmentType, Status
 from telehealth import services as telehealth
+from telehealth.models import MeetingState
 
 # Statuses a person may set directly; cancelling has its own service because it frees the slot.
 SETTABLE_STATUSES = (Status.BOOKED, Status.ARRIVED, Status.COMPLETED, Status.DID_NOT_ATTEND)
@@ -196,7 +197,7 @@ def appointment_move(
         # R7: Zoom's meeting is deleted and a new one made for the new time.
         if appointment.zoom_meeting is not None:
             telehealth.meeting_discard(meeting=appointment.zoom_meeting)
-        _plan_telehealth(appointment, zone=zone)
+        _plan_telehealth(appointment, zone=zone, replacing=True)
         telehealth_change = TelehealthChange.RECREATED
     _save_guarded(appointment, practitioner=practitioner, zone=zone)
     audit_record(
@@ -261,14 +262,15 @@ def appointment_reinstate(*, actor: AbstractBaseUser, appointment: Appointment) 
     return BookingResult(appointment)
 
 
-def _plan_telehealth(appointment: Appointment, *, zone) -> None:
+def _plan_telehealth(appointment: Appointment, *, zone, replacing: bool = False) -> None:
     """Give the (unsaved or changing) appointment a new Zoom meeting to create after commit (R5, R6, R3)."""
-    connection = telehealth.connection_for_telehealth(appointment.practitioner)
-    if connection.is_basic:
-        _ensure_zoom_user_free(appointment, host_user=connection.zoom_user, zone=zone)
     minutes = int((appointment.ends_at - appointment.starts_at).total_seconds() // 60)
-    appointment.zoom_meeting = telehealth.meeting_plan(practitioner=appointment.practitioner,
-                                                      starts_at=appointment.starts_at, duration=minutes)
+    meeting = telehealth.meeting_plan(practitioner=appointment.practitioner, starts_at=appointment.starts_at,
+                                      duration=minutes, replacing=replacing)
+    connection = getattr(appointment.practitioner, "zoom_connection", None)
+    if connection is not None and connection.is_basic:
+        _ensure_zoom_user_free(appointment, host_user=connection.zoom_user, zone=zone)
+    appointment.zoom_meeting = meeting
     appointment.is_telehealth = True
 
 
@@ -276,6 +278,7 @@ def _ensure_zoom_user_free(appointment: Appointment, *, host_user: str, zone) ->
     """R3: a Basic Zoom user runs one meeting at a time, also when colleagues share that Zoom user."""
     clash = (
         Appointment.objects.filter(is_telehealth=True, zoom_meeting__host_user__iexact=host_user,
+                                   zoom_meeting__state__in=(MeetingState.PENDING_CREATE, MeetingState.ACTIVE),
                                    starts_at__lt=appointment.ends_at, ends_at__gt=appointment.starts_at)
         .exclude(status=Status.CANCELLED)
         .exclude(pk=appointment.pk)

@@ -78,6 +78,9 @@ class ZoomMeeting(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # Set just before the create request goes out, cleared when its outcome is known: still set on a later
+    # attempt means a worker died mid-request and the meeting may exist in Zoom.
+    create_sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -118,15 +118,23 @@ def connection_for_telehealth(practitioner: Practitioner) -> ZoomConnection:
 
 # Meetings (R4–R6, R9, R10, R17) -----------------------------------------------------------------------------
 
-def meeting_plan(*, practitioner: Practitioner, starts_at: datetime, duration: int) -> ZoomMeeting:
-    """Record a meeting to create for this time; Zoom is called after the caller's transaction commits."""
-    connection = connection_for_telehealth(practitioner)
+def meeting_plan(*, practitioner: Practitioner, starts_at: datetime, duration: int,
+                 replacing: bool = False) -> ZoomMeeting:
+    """Record a meeting to create for this time; Zoom is called after the caller's transaction commits.
+
+    Ticking Telehealth needs a working connection. ``replacing`` a meeting (R7) does not: the move is saved
+    whatever state the connection is in, and the new meeting shows why Zoom could not make it.
+    """
     if starts_at <= timezone.now():
         raise ApplicationError("Telehealth meetings can only be made for future times. Choose a later time or "
                                "untick Telehealth.", code="past")
+    if replacing:
+        connection = ZoomConnection.objects.filter(practitioner=practitioner).first()
+    else:
+        connection = connection_for_telehealth(practitioner)
     practice = Practice.load()
     meeting = ZoomMeeting.objects.create(
-        practitioner=practitioner, host_user=connection.zoom_user,
+        practitioner=practitioner, host_user=connection.zoom_user if connection else "",
         # The topic goes to Zoom: no client name or clinical details in it.
         topic=f"Telehealth appointment - {practice.name}"[:200],
         starts_at=starts_at, duration=duration, timezone=practice.time_zone, passcode=generate_passcode(),
@@ -183,7 +191,11 @@ def meeting_sync(*, meeting_pk: int) -> None:
         return
     connection = ZoomConnection.objects.filter(practitioner=meeting.practitioner).first()
     if connection is None:
-        _retry_later(meeting, "The practitioner has no Zoom connection.")
+        problem = ZoomError("The practitioner has no Zoom connection.", permanent=True)
+        if meeting.state == MeetingState.PENDING_CREATE:
+            _create_failed(meeting, problem)
+        else:
+            _retry_later(meeting, problem.message)  # until an admin reconnects: the meeting must still go
         return
     client = zoom_client(connection)
     if meeting.state == MeetingState.PENDING_CREATE:
@@ -192,34 +204,53 @@ def meeting_sync(*, meeting_pk: int) -> None:
         _delete(meeting, client)
 
 
+MAYBE_CREATED = ("Zoom did not confirm the meeting, so it may or may not exist in Zoom. Check the practitioner's "
+                 "Zoom account, then try again.")
+
+
 def _create(meeting: ZoomMeeting, client: ZoomClient) -> None:
+    if meeting.create_sent_at is not None:
+        # An earlier attempt sent the create and never recorded what happened: never create blindly again.
+        _create_failed(meeting, ZoomError(MAYBE_CREATED, permanent=True))
+        return
     request = MeetingRequest(topic=meeting.topic, start_time=meeting.starts_at, duration=meeting.duration,
                              timezone=meeting.timezone, password=meeting.passcode)
+    ZoomMeeting.objects.filter(pk=meeting.pk).update(create_sent_at=timezone.now())
     try:
         created = client.create_meeting(meeting.host_user, request)
     except ZoomError as exc:
         if isinstance(exc, ZoomTimeoutError):
-            # Zoom may have made the meeting: never create blindly again, tell a person instead.
-            exc = ZoomError("Zoom did not answer in time, so the meeting may or may not exist in Zoom. Check the "
-                            "practitioner's Zoom account, then try again.", permanent=True)
-        if exc.permanent:
-            _configuration_problem(meeting, exc)
-            ZoomMeeting.objects.filter(pk=meeting.pk, state=MeetingState.PENDING_CREATE).update(
-                state=MeetingState.FAILED, last_error=exc.message[:300], claimed_until=None, next_attempt_at=None)
-            ZoomMeeting.objects.filter(pk=meeting.pk, state=MeetingState.PENDING_DELETE, zoom_id=None).update(
-                state=MeetingState.DELETED, claimed_until=None, next_attempt_at=None)
-            audit_record(actor=None, action="zoom.meeting_create_failed", obj=meeting, summary=exc.message)
+            # Zoom may have made the meeting: tell a person instead of creating it again.
+            exc = ZoomError(MAYBE_CREATED, permanent=True)
         else:
-            _retry_later(meeting, exc.message)
-            audit_record(actor=None, action="zoom.meeting_create_retrying", obj=meeting, summary=exc.message)
+            ZoomMeeting.objects.filter(pk=meeting.pk).update(create_sent_at=None)
+        _create_failed(meeting, exc)
         return
+    _record_created(meeting, client, created)
+
+
+def _create_failed(meeting: ZoomMeeting, exc: ZoomError) -> None:
+    if not exc.permanent:
+        _retry_later(meeting, exc.message)
+        audit_record(actor=None, action="zoom.meeting_create_retrying", obj=meeting, summary=exc.message)
+        return
+    _configuration_problem(meeting, exc)
+    ZoomMeeting.objects.filter(pk=meeting.pk, state=MeetingState.PENDING_CREATE).update(
+        state=MeetingState.FAILED, last_error=exc.message[:300], claimed_until=None, next_attempt_at=None)
+    ZoomMeeting.objects.filter(pk=meeting.pk, state=MeetingState.PENDING_DELETE, zoom_id=None).update(
+        state=MeetingState.DELETED, claimed_until=None, next_attempt_at=None)
+    audit_record(actor=None, action="zoom.meeting_create_failed", obj=meeting, summary=exc.message)
+
+
+def _record_created(meeting: ZoomMeeting, client: ZoomClient, created) -> None:
     # R4: read the meeting back and compare Zoom's effective settings with the defaults.
     try:
         applied = client.get_meeting(created.id).settings
     except ZoomError:
         applied = created.settings
+    ZoomMeeting.objects.filter(pk=meeting.pk).update(zoom_id=created.id, create_sent_at=None)
     recorded = ZoomMeeting.objects.filter(pk=meeting.pk, state=MeetingState.PENDING_CREATE).update(
-        state=MeetingState.ACTIVE, zoom_id=created.id, join_url=created.join_url,
+        state=MeetingState.ACTIVE, join_url=created.join_url,
         passcode=created.password or meeting.passcode, settings_applied=applied.as_dict(),
         settings_warnings=settings_differences(applied), last_error="", claimed_until=None, next_attempt_at=None,
     )
@@ -227,7 +258,7 @@ def _create(meeting: ZoomMeeting, client: ZoomClient) -> None:
                  changes={"zoom_id": created.id})
     if not recorded:
         # Deleted while Zoom was creating it: delete what was made.
-        ZoomMeeting.objects.filter(pk=meeting.pk).update(zoom_id=created.id, claimed_until=None)
+        ZoomMeeting.objects.filter(pk=meeting.pk).update(claimed_until=None)
         meeting.refresh_from_db()
         _delete(meeting, client)
 

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import requests
+import urllib3.exceptions
 from django.conf import settings
 from django.core.cache import cache
 
@@ -356,7 +357,12 @@ class ZoomClient:
             raise ZoomTimeoutError(
                 f"Zoom did not answer within {timeout[1]:g} s; the {method} may or may not have been applied."
             ) from exc
-        except requests.ConnectionError as exc:  # includes ConnectTimeout: the request never reached Zoom
+        except requests.ConnectionError as exc:
+            if _sent_before_failing(exc):
+                raise ZoomTimeoutError(
+                    f"The connection to Zoom dropped after the {method} was sent; it may or may not have been applied."
+                ) from exc
+            # Refused, DNS, TLS or ConnectTimeout: the request never reached Zoom.
             raise ZoomTransientError(f"Could not connect to Zoom ({type(exc).__name__}).") from exc
         except requests.RequestException as exc:
             raise ZoomTransientError(f"The request to Zoom failed ({type(exc).__name__}).") from exc
@@ -386,12 +392,16 @@ class ZoomClient:
         return self._fetch_token(key)
 
     def _fetch_token(self, key: str) -> dict[str, str]:
-        response = self._send(
-            "POST",
-            settings.ZOOM_OAUTH_TOKEN_URL,
-            auth=(self.credentials.client_id, self.credentials.client_secret),
-            data={"grant_type": "account_credentials", "account_id": self.credentials.account_id},
-        )
+        try:
+            response = self._send(
+                "POST",
+                settings.ZOOM_OAUTH_TOKEN_URL,
+                auth=(self.credentials.client_id, self.credentials.client_secret),
+                data={"grant_type": "account_credentials", "account_id": self.credentials.account_id},
+            )
+        except ZoomTimeoutError as exc:
+            # A token request changes nothing in Zoom, so a lost answer is simply worth another try.
+            raise ZoomTransientError(f"Zoom's token endpoint did not answer: {exc.message}") from exc
         if response.status_code == 429 or response.status_code >= 500:
             raise _api_error(response)
         payload = _json_object(response)
@@ -424,6 +434,13 @@ def _user_path(user_id: str) -> str:
     if not user_id or user_id.strip().lower() == "me":
         raise ValueError("Name the Zoom user by id or email; 'me' is the app owner under Server-to-Server OAuth.")
     return quote(user_id, safe="@")
+
+
+def _sent_before_failing(exc: requests.ConnectionError) -> bool:
+    """True when the connection broke after the request went out ("Connection aborted", a reset mid-answer)."""
+    reason = exc.args[0] if exc.args else None
+    return isinstance(reason, urllib3.exceptions.ProtocolError) or isinstance(
+        getattr(reason, "reason", None), urllib3.exceptions.ProtocolError)
 
 
 def _token_refusal(payload: dict[str, Any]) -> str:

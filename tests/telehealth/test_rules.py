@@ -472,3 +472,47 @@ def test_booking_while_zoom_is_down_is_saved_and_says_so(alice_zoom, practitione
     assert "Zoom could not create the meeting yet" in html and "retried automatically" in html
     appointment = Appointment.objects.get()
     assert appointment.zoom_meeting.state == MeetingState.PENDING_CREATE
+
+
+def test_a_move_is_saved_even_while_the_connection_is_marked_failing(alice_zoom, practitioner_a, tele_book,
+                                                                     front_desk, committed):
+    appointment = tele_book(practitioner_a)
+    alice_zoom.status = ConnectionStatus.FAILING
+    alice_zoom.save()
+    new_start = START + timedelta(hours=2)
+    committed(appointment_move, actor=front_desk, appointment=appointment, starts_at=new_start,
+              ends_at=new_start + timedelta(minutes=30), practitioner=practitioner_a, location=appointment.location)
+    appointment.refresh_from_db()
+    assert appointment.starts_at == new_start and appointment.is_telehealth
+    assert appointment.zoom_meeting.state in (MeetingState.ACTIVE, MeetingState.PENDING_CREATE, MeetingState.FAILED)
+
+
+def test_a_create_that_died_mid_request_is_not_sent_again(alice_zoom, practitioner_a, tele_book, zoom, monkeypatch):
+    from telehealth import zoom as zoom_module
+    from telehealth.services import meetings_reconcile
+
+    def dies(*args, **kwargs):
+        raise SystemExit("worker killed")  # the process dies after sending: nothing records the outcome
+
+    monkeypatch.setattr(zoom_module.ZoomClient, "create_meeting", dies)
+    with pytest.raises(SystemExit):
+        tele_book(practitioner_a)
+    monkeypatch.undo()
+    meeting = ZoomMeeting.objects.get()
+    assert meeting.create_sent_at is not None
+    ZoomMeeting.objects.update(claimed_until=None, next_attempt_at=None)
+    posts = len(zoom.calls("POST", "/meetings"))
+    meetings_reconcile()
+    meeting.refresh_from_db()
+    assert meeting.state == MeetingState.FAILED and "may or may not exist" in meeting.last_error
+    assert len(zoom.calls("POST", "/meetings")) == posts
+
+
+def test_r3_a_reinstated_appointment_without_a_meeting_does_not_block_a_colleague(
+        connect, practitioner_a, practitioner_b, tele_book, front_desk, committed):
+    connect(practitioner_a, "shared@example.com", plan=1)
+    connect(practitioner_b, "shared@example.com", plan=1)
+    first = tele_book(practitioner_a)
+    committed(appointment_cancel, actor=front_desk, appointment=first)
+    committed(appointment_reinstate, actor=front_desk, appointment=first)
+    tele_book(practitioner_b)  # the shared Basic user is free: the first meeting was deleted

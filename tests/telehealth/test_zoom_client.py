@@ -710,3 +710,35 @@ def test_it_ignores_a_cached_token_past_its_own_expiry(zoom_http, zoom_client):
     zoom_client.get_user(USER)
 
     assert token_calls(zoom_http) == 1
+
+
+def test_it_says_maybe_applied_when_the_connection_drops_after_sending(settings, zoom_client):
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def swallow_and_hang_up():
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        connection.close()
+
+    threading.Thread(target=swallow_and_hang_up, daemon=True).start()
+    settings.ZOOM_API_BASE_URL = f"http://127.0.0.1:{listener.getsockname()[1]}/v2"
+    cache.set(CREDENTIALS.cache_key(), {"access_token": "t", "scope": "", "use_until": str(time.time() + 60)}, 60)
+    with responses.RequestsMock() as mock:
+        mock.add_passthru("http://127.0.0.1")
+        with pytest.raises(ZoomTimeoutError) as caught:
+            zoom_client.create_meeting(USER, meeting_request())
+    assert caught.value.maybe_applied
+    listener.close()
+
+
+def test_a_token_request_timeout_is_simply_transient(zoom_http, zoom_client):
+    zoom_http.post(TOKEN_URL, body=requests.ReadTimeout("slow"))
+
+    with pytest.raises(ZoomTransientError) as caught:
+        zoom_client.get_user(USER)
+
+    assert not isinstance(caught.value, ZoomTimeoutError) and not caught.value.permanent
