@@ -1,7 +1,9 @@
 from django import forms
+from django.utils import timezone
 
 from practice.models import Client
 from practice.phones import mobile_to_e164
+from practice.timezones import is_reasonable_day
 
 
 class MobileField(forms.CharField):
@@ -23,6 +25,12 @@ class MobileField(forms.CharField):
 
 class ClientForm(forms.ModelForm):
     mobile = MobileField()
+
+    def clean_date_of_birth(self):
+        born = self.cleaned_data.get("date_of_birth")
+        if born is not None and not (is_reasonable_day(born) and born <= timezone.localdate()):
+            raise forms.ValidationError("Enter a date of birth in the past (after 1900).")
+        return born
 
     class Meta:
         model = Client

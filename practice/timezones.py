@@ -27,3 +27,25 @@ def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
     # In UTC: Python subtracts datetimes sharing a tzinfo as wall-clock times, hiding the DST hour.
     return start.astimezone(UTC), end.astimezone(UTC)
+
+
+FIRST_YEAR, LAST_YEAR = 1900, 2100
+
+
+def is_reasonable_day(day: date) -> bool:
+    """Dates a practice can mean; beyond them time-zone arithmetic overflows (year 1, year 9999)."""
+    return FIRST_YEAR <= day.year <= LAST_YEAR
+
+
+def validate_reasonable_day(day: date) -> None:
+    if not is_reasonable_day(day):
+        raise ValidationError(f"Enter a date between {FIRST_YEAR} and {LAST_YEAR}.", code="date_range")
+
+
+def parse_day(value: str, default: date) -> date:
+    """A YYYY-MM-DD query parameter, or ``default`` when it is missing, malformed or out of range."""
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return default
+    return day if is_reasonable_day(day) else default

@@ -1,7 +1,6 @@
-from datetime import date
-
 from django import forms
 
+from practice.timezones import validate_reasonable_day
 from reminders import usual
 from reminders.models import Channel, UsualTemplate
 
@@ -31,7 +30,7 @@ class CreditPurchaseForm(forms.Form):
 
 
 class BulkForm(forms.Form):
-    day = forms.DateField(widget=forms.HiddenInput)
+    day = forms.DateField(widget=forms.HiddenInput, validators=[validate_reasonable_day])
     appointments = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=False)
     channels = forms.MultipleChoiceField(choices=Channel.choices, widget=forms.CheckboxSelectMultiple,
                                          initial=[Channel.SMS, Channel.EMAIL])
@@ -51,7 +50,8 @@ class MessageFilterForm(forms.Form):
     status = forms.ChoiceField(required=False)
     channel = forms.ChoiceField(required=False, choices=[("", "Any channel"), *Channel.choices])
     kind = forms.ChoiceField(required=False)
-    day = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    day = forms.DateField(required=False, validators=[validate_reasonable_day],
+                          widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
 
     def __init__(self, *args, **kwargs) -> None:
         from reminders.models import Kind, MessageStatus
@@ -59,10 +59,3 @@ class MessageFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["status"].choices = [("", "Any status"), *MessageStatus.choices]
         self.fields["kind"].choices = [("", "Any kind"), *Kind.choices]
-
-
-def parse_day(value: str, default: date) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return default

@@ -7,8 +7,10 @@ twice or retried never sends twice.
 """
 
 import logging
+import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import formataddr
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -17,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape, linebreaks
 
 from practice.audit import audit_record
 from practice.errors import ApplicationError
@@ -240,7 +243,18 @@ def message_send(*, message_pk: int) -> None:
     except SmsError as exc:
         _send_failed(message, exc.message, permanent=exc.permanent, maybe_sent=exc.maybe_sent)
         return
-    except Exception as exc:  # noqa: BLE001 - email backends raise many kinds; all are worth a retry
+    except MeetingChanged as exc:
+        _send_failed(message, str(exc), permanent=True, maybe_sent=False)
+        return
+    except (TimeoutError, smtplib.SMTPServerDisconnected) as exc:
+        # The mail server may have taken the message before the line went quiet: no blind resend.
+        _send_failed(message, f"Email status unknown: {exc.__class__.__name__}", permanent=False, maybe_sent=True)
+        return
+    except smtplib.SMTPRecipientsRefused as exc:
+        _send_failed(message, f"The mail server refused the address ({exc.__class__.__name__}).", permanent=True,
+                     maybe_sent=False)
+        return
+    except Exception as exc:  # noqa: BLE001 - connection refused, DNS, 4xx from SMTP: worth a retry
         _send_failed(message, f"Email could not be sent: {exc.__class__.__name__}", permanent=False,
                      maybe_sent=False)
         return
@@ -250,15 +264,33 @@ def message_send(*, message_pk: int) -> None:
     audit_record(actor=None, action="message.sent", obj=message, summary=f"Sent to the provider ({provider_id})")
 
 
+class MeetingChanged(Exception):
+    """The Zoom meeting was re-created after this message was queued: its details no longer work."""
+
+
+def _check_meeting_unchanged(message: Message) -> None:
+    if message.kind != Kind.TELEHEALTH:
+        return
+    appointment = Appointment.objects.select_related("zoom_meeting").get(pk=message.appointment_id)
+    queued_for = message.key.split(":")[3]
+    meeting = appointment.zoom_meeting
+    if meeting is None or str(meeting.zoom_id) != queued_for or meeting.state != MeetingState.ACTIVE:
+        raise MeetingChanged("The Zoom meeting changed after this message was queued, so it was not sent. "
+                             "Send the new details from the appointment.")
+
+
 def _deliver(message: Message) -> tuple[str, str]:
+    _check_meeting_unchanged(message)
     if message.channel == Channel.SMS:
         result = get_backend().send(to=message.recipient, body=message.body, status_callback=_status_callback_url())
         return result.provider_id, result.status
     practice = Practice.load()
     email = EmailMultiAlternatives(
         subject=message.subject, body=message.body, to=[message.recipient],
-        from_email=f"{practice.name} <{practice.email or settings.DEFAULT_FROM_EMAIL}>",
+        from_email=formataddr((practice.name, practice.email or settings.DEFAULT_FROM_EMAIL)),
     )
+    if message.kind == Kind.USUAL:
+        email.attach_alternative(linebreaks(escape(message.body)), "text/html")
     if message.kind == Kind.TELEHEALTH:
         # The HTML part and the calendar invitation, from the same meeting the text was made from.
         appointment = Appointment.objects.select_related("zoom_meeting", "client", "practitioner").get(
@@ -297,8 +329,35 @@ def provider_status_update(*, provider_id: str, status: str, error_code: str = "
     ours = {"delivered": MessageStatus.DELIVERED, "undelivered": MessageStatus.FAILED,
             "failed": MessageStatus.FAILED}.get(status, message.status)
     error = f"Twilio error {error_code}" if error_code and ours == MessageStatus.FAILED else message.error
-    Message.objects.filter(pk=message.pk).update(provider_status=status, status=ours, error=error)
+    with transaction.atomic():
+        Message.objects.filter(pk=message.pk).update(provider_status=status, status=ours, error=error)
+        if ours == MessageStatus.FAILED:
+            _refund(message, error or f"Twilio reported {status}")  # the provider rejected it for good
     return True
+
+
+STALE_QUEUED = timedelta(minutes=5)
+STALE_SENDING = timedelta(minutes=15)
+
+
+def messages_recover(*, now: datetime | None = None) -> int:
+    """Beat: re-enqueue messages whose task never ran (broker down) and flag sends that never finished.
+
+    A row left SENDING means a worker died mid-send: the provider may have it, so it becomes UNKNOWN for a
+    person to check, never resent blindly.
+    """
+    from reminders.tasks import message_send
+
+    now = now or timezone.now()
+    stuck = Message.objects.filter(status=MessageStatus.SENDING, updated_at__lt=now - STALE_SENDING)
+    for message in stuck:
+        Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
+            status=MessageStatus.UNKNOWN, error="The send did not finish; check with the client before resending.")
+    waiting = list(Message.objects.filter(status=MessageStatus.QUEUED, updated_at__lt=now - STALE_QUEUED)
+                   .values_list("pk", flat=True)[:500])
+    for pk in waiting:
+        message_send.delay(pk)
+    return len(waiting)
 
 
 # The Scheduler ----------------------------------------------------------------------------------------------

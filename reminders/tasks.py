@@ -12,5 +12,6 @@ def message_send(message_pk: int) -> None:
 
 @shared_task(ignore_result=True)
 def reminders_sweep() -> int:
-    """Beat: queue the usual reminders that are due (the database is the schedule)."""
+    """Beat: queue the usual reminders that are due (the database is the schedule), and recover stuck sends."""
+    services.messages_recover()
     return services.scheduler_sweep()

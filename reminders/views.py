@@ -13,8 +13,9 @@ from django.views.decorators.http import require_GET, require_POST
 from practice import roles
 from practice.errors import ApplicationError
 from practice.http import done, role_required
+from practice.timezones import parse_day
 from reminders import selectors, services, usual
-from reminders.forms import BulkForm, CreditPurchaseForm, MessageFilterForm, UsualTemplateForm, parse_day
+from reminders.forms import BulkForm, CreditPurchaseForm, MessageFilterForm, UsualTemplateForm
 from reminders.models import Channel, ReminderSettings
 from reminders.sms import twilio_signature_is_valid
 from scheduling.selectors import appointment_for_change, diary_url

@@ -6,7 +6,7 @@ from django.db.models import Q
 
 from practice.forms import MobileField
 from practice.models import Client, Location, Practice, Practitioner
-from practice.timezones import local_to_aware
+from practice.timezones import local_to_aware, validate_reasonable_day
 from scheduling.models import AppointmentType
 from scheduling.services import SETTABLE_STATUSES
 from telehealth.models import ConnectionStatus
@@ -18,7 +18,8 @@ class _WhenFields(forms.Form):
     """Date, start time and duration in the practice's time zone, cleaned to aware starts_at/ends_at."""
 
     # Browsers' date and time inputs only take ISO values, whatever the language of the page.
-    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                           validators=[validate_reasonable_day])
     start_time = forms.TimeField(label="Start", widget=forms.TimeInput(attrs={"type": "time", "step": 300},
                                                                        format="%H:%M"))
     duration = forms.IntegerField(label="Duration", min_value=5, max_value=720, required=False,
@@ -57,7 +58,7 @@ class BookingForm(_WhenFields):
     new_first_name = forms.CharField(label="First name", max_length=60, required=False)
     new_last_name = forms.CharField(label="Last name", max_length=60, required=False)
     new_mobile = MobileField(label="Mobile")
-    new_email = forms.EmailField(label="Email", required=False)
+    new_email = forms.EmailField(label="Email", required=False, max_length=254)
     is_telehealth = forms.BooleanField(label="Telehealth (Zoom meeting)", required=False)
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 

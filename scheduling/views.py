@@ -13,6 +13,7 @@ from practice.errors import ApplicationError
 from practice.http import done, render_page
 from practice.models import Location, Practice, Practitioner
 from practice.selectors import client_search, client_search_chosen
+from practice.timezones import parse_day
 from scheduling import selectors, services
 from scheduling.forms import BookingForm, CancelForm, MoveForm, StatusForm
 from scheduling.models import Status
@@ -22,10 +23,7 @@ from telehealth.models import MeetingState
 
 
 def _day_param(request: HttpRequest, zone) -> date:
-    try:
-        return date.fromisoformat(request.GET.get("date", ""))
-    except ValueError:
-        return timezone.localdate(timezone=zone)
+    return parse_day(request.GET.get("date", ""), timezone.localdate(timezone=zone))
 
 
 def _int_param(request: HttpRequest, name: str) -> int | None:

@@ -176,3 +176,32 @@ def test_a_refusal_in_the_panel_is_a_panel_not_a_page(client, world):
     assert "<html" not in html
     full = client.post(reverse("appointment-status", args=[world["other"].pk]), {"status": "arrived"})
     assert full.status_code == 403 and "<html" in full.content.decode()
+
+
+def test_a_signed_in_account_without_a_role_reaches_nothing(client, world, db):
+    from django.contrib.auth.models import User
+
+    nobody = User.objects.create_user("nobody", password="x" * 12)
+    client.force_login(nobody)
+    for url in (reverse("diary"), reverse("client-list"), reverse("client-detail", args=[world["client"].pk]),
+                reverse("client-search") + "?client_query=cas", reverse("appointment-detail", args=[world["own"].pk])):
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert "no role yet" in response.content.decode()
+    assert client.get(reverse("health")).status_code == 200
+    assert client.post(reverse("logout")).status_code == 302
+
+
+@pytest.mark.parametrize("url", ["/diary/?date=9999-12-31", "/diary/?date=0001-01-01", "/diary/week/?date=9999-12-31",
+                                 "/reminders/?day=9999-12-31", "/messages/?day=9999-12-31"])
+def test_absurd_dates_fall_back_instead_of_failing(client, world, url):
+    client.force_login(world["users"][DESK])
+    assert client.get(url).status_code == 200
+
+
+def test_a_booking_in_year_9999_is_a_form_error(client, world, practitioner_a, location, appointment_type):
+    client.force_login(world["users"][DESK])
+    response = client.post(reverse("appointment-new"), {
+        "client": world["client"].pk, "practitioner": practitioner_a.pk, "date": "9999-12-31",
+        "start_time": "10:00", "appointment_type": appointment_type.pk, "location": location.pk})
+    assert response.status_code == 200 and "Enter a date between 1900 and 2100." in response.content.decode()

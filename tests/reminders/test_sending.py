@@ -229,3 +229,73 @@ def test_templates_posted_with_crlf_are_stored_with_lf(client, admin_user):
                                                 "email-subject": "R", "email-body": "A\r\n\r\nB"})
     assert UsualTemplate.objects.get(channel=Channel.SMS).body == "Hi {first_name}\nSee you {date}"
     assert UsualTemplate.objects.get(channel=Channel.EMAIL).body == "A\n\nB"
+
+
+def test_a_telehealth_message_queued_before_a_move_is_not_sent_with_the_dead_link(
+        telehealth_appointment, front_desk, credits, sms_outbox, django_capture_on_commit_callbacks, monkeypatch):
+    from reminders.tasks import message_send
+
+    monkeypatch.setattr(message_send, "delay", lambda pk: None)  # the task waits in the broker…
+    message = services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment,
+                                               channel=Channel.SMS, request_key="before-move")
+    new_start = telehealth_appointment.starts_at + timedelta(days=1)
+    with django_capture_on_commit_callbacks(execute=True):  # …while the meeting is re-created (R7)
+        appointment_move(actor=front_desk, appointment=telehealth_appointment, starts_at=new_start,
+                         ends_at=new_start + timedelta(minutes=30), practitioner=telehealth_appointment.practitioner,
+                         location=telehealth_appointment.location)
+    services.message_send(message_pk=message.pk)
+    message.refresh_from_db()
+    assert message.status == MessageStatus.FAILED and "meeting changed" in message.error
+    assert sms_outbox == [] and services.credits_balance() == 100  # refunded
+
+
+def test_an_email_timeout_is_unknown_not_resent(telehealth_appointment, front_desk, monkeypatch):
+    from django.core.mail import EmailMultiAlternatives
+
+    def hangs(self, *args, **kwargs):
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(EmailMultiAlternatives, "send", hangs)
+    message = services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment,
+                                               channel=Channel.EMAIL, request_key="k")
+    message.refresh_from_db()
+    assert message.status == MessageStatus.UNKNOWN and message.attempts == 1
+
+
+def test_stuck_messages_are_recovered(telehealth_appointment, front_desk, credits, sms_outbox, monkeypatch):
+    from django.utils import timezone
+
+    from reminders.tasks import message_send
+
+    monkeypatch.setattr(message_send, "delay", lambda pk: None)  # the broker lost the task
+    lost = services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment,
+                                            channel=Channel.SMS, request_key="lost")
+    dying = services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment,
+                                             channel=Channel.EMAIL, request_key="dying")
+    Message.objects.filter(pk=dying.pk).update(status=MessageStatus.SENDING)
+    monkeypatch.undo()
+    later = timezone.now() + timedelta(minutes=20)
+    assert services.messages_recover(now=later) == 1
+    lost.refresh_from_db()
+    dying.refresh_from_db()
+    assert lost.status == MessageStatus.SENT and len(sms_outbox) == 1
+    assert dying.status == MessageStatus.UNKNOWN and mail.outbox == []
+
+
+def test_a_practice_name_with_a_comma_still_sends_email(telehealth_appointment, front_desk, practice):
+    practice.name = "Smith, Jones & Co (Physio)"
+    practice.email = "hello@example.com"
+    practice.save()
+    services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment, channel=Channel.EMAIL,
+                                     request_key="k")
+    [email] = mail.outbox
+    assert email.from_email == '"Smith, Jones & Co (Physio)" <hello@example.com>'
+    email.message()  # the headers serialise
+
+
+def test_the_usual_email_has_html_and_text(book, practitioner_a, front_desk):
+    services.usual_reminder_queue(actor=front_desk, appointment=book(practitioner_a, sydney(2030, 3, 4, 10)),
+                                  channel=Channel.EMAIL)
+    [email] = mail.outbox
+    assert "Alice Allen" in email.body and "Alice Allen" in email.alternatives[0][0]
+    assert email.alternatives[0][1] == "text/html"

@@ -104,3 +104,16 @@ def test_a_tampered_callback_is_refused(twilio):
     data = {"MessageSid": "SM1", "MessageStatus": "delivered"}
     signature = _signed(data)
     assert _callback({**data, "MessageStatus": "failed"}, signature=signature).status_code == 403
+
+
+def test_a_failed_callback_refunds_the_credits(twilio, reminder, front_desk):
+    _twilio_answers(twilio, 201, {"sid": "SM" + "e" * 32, "status": "queued"})
+    message = services.usual_reminder_queue(actor=front_desk, appointment=reminder, channel=Channel.SMS)
+    assert services.credits_balance() == 99
+    failed = {"MessageSid": "SM" + "e" * 32, "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    assert _callback(failed, signature=_signed(failed)).status_code == 204
+    message.refresh_from_db()
+    assert message.status == MessageStatus.FAILED and "30003" in message.error
+    assert services.credits_balance() == 100
+    _callback(failed, signature=_signed(failed))  # Twilio retries a callback: one refund only
+    assert services.credits_balance() == 100

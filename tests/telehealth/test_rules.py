@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from practice.errors import ApplicationError
 from practice.models import AuditEvent
+from reminders.models import Message
 from scheduling.models import Appointment, Status
 from scheduling.services import (
     TelehealthChange,
@@ -244,7 +245,7 @@ def test_r7_a_location_change_alone_keeps_the_meeting(alice_zoom, practitioner_a
 
 def test_r8_moving_to_another_practitioner_saves_deletes_the_meeting_and_unticks(
         alice_zoom, practitioner_a, practitioner_b, tele_book, zoom, client, front_desk,
-        django_capture_on_commit_callbacks):
+        django_capture_on_commit_callbacks, sms_outbox):
     appointment = tele_book(practitioner_a)
     meeting = appointment.zoom_meeting
     client.force_login(front_desk)
@@ -259,7 +260,7 @@ def test_r8_moving_to_another_practitioner_saves_deletes_the_meeting_and_unticks
     assert zoom_meetings(zoom) == {}
     assert "Telehealth is not supported when an appointment moves to another practitioner" in \
         response.content.decode()
-    assert mail.outbox == []  # R16
+    assert mail.outbox == [] and sms_outbox == [] and not Message.objects.exists()  # R16
 
 
 def test_r8_a_telehealth_location_falls_back_to_the_new_practitioners_own(
@@ -278,7 +279,8 @@ def test_r8_a_telehealth_location_falls_back_to_the_new_practitioners_own(
 # R9, R16 --------------------------------------------------------------------------------------------------------
 
 def test_r9_delete_telehealth_keeps_the_appointment_booked_and_tells_no_one(
-        alice_zoom, practitioner_a, tele_book, zoom, client, front_desk, django_capture_on_commit_callbacks):
+        alice_zoom, practitioner_a, tele_book, zoom, client, front_desk, django_capture_on_commit_callbacks,
+        sms_outbox):
     appointment = tele_book(practitioner_a)
     meeting = appointment.zoom_meeting
     client.force_login(front_desk)
@@ -289,7 +291,7 @@ def test_r9_delete_telehealth_keeps_the_appointment_booked_and_tells_no_one(
     assert appointment.status == Status.BOOKED and not appointment.is_telehealth
     assert meeting.state == MeetingState.DELETED and zoom_meetings(zoom) == {}
     assert "client was not notified" in response.content.decode()
-    assert mail.outbox == []
+    assert mail.outbox == [] and sms_outbox == [] and not Message.objects.exists()  # R16
     assert AuditEvent.objects.filter(action="appointment.telehealth_removed").exists()
 
 
