@@ -120,3 +120,36 @@ class CreditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} {self.amount:+d}"
+
+
+class ScheduledReminder(models.Model):
+    """The Scheduler's schedule: one usual reminder per appointment, channel and appointment time, with its due time.
+
+    Armed when an appointment is booked, moved or reinstated; a move arms a new row for the new time and
+    retires the old one; a cancellation retires it. The beat sweep sends the armed rows that are due.
+    """
+
+    class State(models.TextChoices):
+        ARMED = "armed", "Armed"
+        SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Skipped"  # no consent, no contact, no credits: see ``note``
+        RETIRED = "retired", "Retired"  # cancelled, or the appointment moved to another time
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="scheduled_reminders")
+    channel = models.CharField(max_length=5, choices=Channel.choices)
+    for_starts_at = models.DateTimeField()
+    due_at = models.DateTimeField(db_index=True)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.ARMED, db_index=True)
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    note = models.CharField(max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["appointment", "channel", "for_starts_at"],
+                                    name="one_scheduled_reminder_per_appointment_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} reminder for appointment #{self.appointment_id} due {self.due_at}"

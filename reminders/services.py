@@ -25,7 +25,16 @@ from practice.audit import audit_record
 from practice.errors import ApplicationError
 from practice.models import Practice
 from reminders import fixed, segments, usual
-from reminders.models import Channel, CreditEntry, Kind, Message, MessageStatus, ReminderSettings, UsualTemplate
+from reminders.models import (
+    Channel,
+    CreditEntry,
+    Kind,
+    Message,
+    MessageStatus,
+    ReminderSettings,
+    ScheduledReminder,
+    UsualTemplate,
+)
 from reminders.sms import SmsError, get_backend, status_is_newer
 from scheduling.models import Appointment, Status
 from telehealth.models import MeetingState
@@ -380,11 +389,51 @@ def reminder_due_at(appointment: Appointment, config: ReminderSettings, zone) ->
     return due
 
 
-def scheduler_sweep(*, now: datetime | None = None) -> int:
-    """Beat, every few minutes: queue the usual reminders that are due, exactly once per appointment time.
+def reminders_arm(appointment: Appointment) -> None:
+    """Keep the appointment's scheduled reminders in step with it (called whenever it is saved)."""
+    current = ScheduledReminder.objects.filter(appointment=appointment, state=ScheduledReminder.State.ARMED)
+    if appointment.status != Status.BOOKED:
+        current.update(state=ScheduledReminder.State.RETIRED, note="The appointment is no longer booked.")
+        return
+    current.exclude(for_starts_at=appointment.starts_at).update(
+        state=ScheduledReminder.State.RETIRED, note="The appointment moved to another time.")
+    if appointment.starts_at <= timezone.now():
+        return
+    due = reminder_due_at(appointment, ReminderSettings.load(), Practice.load().zone)
+    for channel in Channel.values:
+        reminder, created = ScheduledReminder.objects.get_or_create(
+            appointment=appointment, channel=channel, for_starts_at=appointment.starts_at,
+            defaults={"due_at": due})
+        if not created and reminder.state == ScheduledReminder.State.RETIRED:
+            # Reinstated, or moved back to a time it had before: due again unless already sent.
+            ScheduledReminder.objects.filter(pk=reminder.pk).update(state=ScheduledReminder.State.ARMED, due_at=due,
+                                                                    note="")
 
-    Never telehealth details (R13). Cancelled appointments are skipped; a moved one has a new time and so a
-    new reminder; a reinstated one is due again like any other.
+
+def reminders_rearm_all() -> None:
+    """The lead time or quiet hours changed: every armed future reminder gets its new due time."""
+    config, zone = ReminderSettings.load(), Practice.load().zone
+    armed = ScheduledReminder.objects.filter(state=ScheduledReminder.State.ARMED).select_related("appointment")
+    for reminder in armed:
+        due = reminder_due_at(reminder.appointment, config, zone)
+        if due != reminder.due_at:
+            ScheduledReminder.objects.filter(pk=reminder.pk).update(due_at=due)
+
+
+def _arm_missing(now: datetime, config: ReminderSettings) -> None:
+    """A safety net for appointments saved without their reminders (bulk loads, data fixes)."""
+    unarmed = (Appointment.objects.filter(status=Status.BOOKED, starts_at__gt=now,
+                                          starts_at__lte=now + timedelta(hours=config.lead_hours + 13))
+               .exclude(scheduled_reminders__isnull=False))
+    for appointment in unarmed:
+        reminders_arm(appointment)
+
+
+def scheduler_sweep(*, now: datetime | None = None) -> int:
+    """Beat, every few minutes: send the armed usual reminders that are due, exactly once per appointment time.
+
+    Never telehealth details (R13). The schedule is the ScheduledReminder table: cancelled appointments have
+    retired rows, a moved one a new row for its new time, a reinstated one its row armed again.
     """
     now = now or timezone.now()
     config = ReminderSettings.load()
@@ -393,19 +442,35 @@ def scheduler_sweep(*, now: datetime | None = None) -> int:
     zone = Practice.load().zone
     if _in_quiet_hours(now, config, zone):
         return 0
-    upcoming = (Appointment.objects.filter(status=Status.BOOKED, starts_at__gt=now,
-                                           starts_at__lte=now + timedelta(hours=config.lead_hours + 13))
-                .select_related("client", "practitioner", "location"))
+    _arm_missing(now, config)
+    due = (ScheduledReminder.objects.filter(state=ScheduledReminder.State.ARMED, due_at__lte=now)
+           .select_related("appointment__client", "appointment__practitioner", "appointment__location"))
     queued = 0
-    for appointment in upcoming:
-        if reminder_due_at(appointment, config, zone) > now:
-            continue
-        for channel, wants in ((Channel.SMS, appointment.client.sms_reminders),
-                               (Channel.EMAIL, appointment.client.email_reminders)):
-            if not wants:
-                continue
-            try:
-                queued += usual_reminder_queue(actor=None, appointment=appointment, channel=channel) is not None
-            except ApplicationError as exc:
-                logger.warning("Reminder for appointment %s by %s not sent: %s", appointment.pk, channel, exc.code)
+    for reminder in due:
+        queued += _send_scheduled(reminder, now)
     return queued
+
+
+def _send_scheduled(reminder: ScheduledReminder, now: datetime) -> bool:
+    appointment = reminder.appointment
+    client = appointment.client
+    wants = client.sms_reminders if reminder.channel == Channel.SMS else client.email_reminders
+    outcome, note, message = ScheduledReminder.State.SKIPPED, "", None
+    if appointment.status != Status.BOOKED or appointment.starts_at != reminder.for_starts_at:
+        outcome, note = ScheduledReminder.State.RETIRED, "The appointment changed."
+    elif appointment.starts_at <= now:
+        note = "The appointment had already started."
+    elif not wants:
+        note = "The client does not want reminders by this channel."
+    else:
+        try:
+            message = usual_reminder_queue(actor=None, appointment=appointment, channel=reminder.channel)
+            outcome = ScheduledReminder.State.SENT
+            note = "" if message else "Already sent for this appointment time."
+        except ApplicationError as exc:
+            note = exc.message
+            logger.warning("Reminder for appointment %s by %s not sent: %s", appointment.pk, reminder.channel,
+                           exc.code)
+    ScheduledReminder.objects.filter(pk=reminder.pk, state=ScheduledReminder.State.ARMED).update(
+        state=outcome, note=note[:300], message=message)
+    return message is not None

@@ -126,6 +126,9 @@ def test_a_conflict_is_shown_on_the_form_and_the_input_kept(client, front_desk, 
 
 
 def test_seed_demo_is_idempotent(db, capsys):
+    from tests.conftest import ensure_roles
+
+    ensure_roles()  # an earlier transactional test on this worker may have flushed the migration's groups
     call_command("seed_demo")
     counts = (Client.objects.count(), Appointment.objects.count())
     call_command("seed_demo")

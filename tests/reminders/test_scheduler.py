@@ -170,3 +170,63 @@ def test_quiet_hours_wrap_midnight():
     assert services._in_quiet_hours(sydney(2030, 3, 4, 23), config, zone)
     assert services._in_quiet_hours(sydney(2030, 3, 4, 7, 59), config, zone)
     assert not services._in_quiet_hours(sydney(2030, 3, 4, 8), config, zone)
+
+
+# The stored schedule ------------------------------------------------------------------------------------------
+
+def _rows(appointment):
+    from reminders.models import ScheduledReminder
+
+    return sorted(ScheduledReminder.objects.filter(appointment=appointment).values_list("channel", "state", "due_at"))
+
+
+def test_booking_arms_a_due_time_per_channel(book, practitioner_a):
+    appointment = book(practitioner_a, APPOINTMENT)
+    assert _rows(appointment) == [("email", "armed", APPOINTMENT - timedelta(hours=24)),
+                                  ("sms", "armed", APPOINTMENT - timedelta(hours=24))]
+
+
+def test_a_move_retires_the_old_time_and_arms_the_new(book, practitioner_a, front_desk):
+    appointment = book(practitioner_a, APPOINTMENT)
+    later = APPOINTMENT + timedelta(hours=3)
+    appointment_move(actor=front_desk, appointment=appointment, starts_at=later, ends_at=later + timedelta(minutes=30),
+                     practitioner=practitioner_a, location=appointment.location)
+    states = {(state, due) for _channel, state, due in _rows(appointment)}
+    assert states == {("retired", APPOINTMENT - timedelta(hours=24)), ("armed", later - timedelta(hours=24))}
+
+
+def test_cancel_retires_and_reinstate_re_arms(book, practitioner_a, front_desk):
+    appointment = book(practitioner_a, APPOINTMENT)
+    appointment_cancel(actor=front_desk, appointment=appointment)
+    assert {state for _c, state, _d in _rows(appointment)} == {"retired"}
+    appointment_reinstate(actor=front_desk, appointment=appointment)
+    assert {state for _c, state, _d in _rows(appointment)} == {"armed"}
+
+
+def test_changing_the_lead_time_moves_armed_reminders(book, practitioner_a):
+    appointment = book(practitioner_a, APPOINTMENT)
+    config = ReminderSettings.load()
+    config.lead_hours = 48
+    config.save()
+    assert {due for _c, _s, due in _rows(appointment)} == {APPOINTMENT - timedelta(hours=48)}
+
+
+def test_the_sweep_arms_appointments_saved_without_reminders(practitioner_a, location, appointment_type,
+                                                             client_record, credits):
+    from scheduling.models import Appointment
+
+    Appointment.objects.bulk_create([Appointment(  # no signals: e.g. an import
+        client=client_record, practitioner=practitioner_a, location=location, appointment_type=appointment_type,
+        starts_at=APPOINTMENT, ends_at=APPOINTMENT + timedelta(minutes=30))])
+    assert _sweep_at(APPOINTMENT - timedelta(hours=2)) == 2
+
+
+def test_a_skipped_reminder_says_why(book, practitioner_a, client_record, credits):
+    client_record.sms_reminders = False
+    client_record.save()
+    appointment = book(practitioner_a, APPOINTMENT)
+    _sweep_at(APPOINTMENT - timedelta(hours=2))
+    from reminders.models import ScheduledReminder
+
+    sms = ScheduledReminder.objects.get(appointment=appointment, channel=Channel.SMS)
+    assert sms.state == "skipped" and "does not want reminders" in sms.note
