@@ -789,7 +789,8 @@ class ZoomEmulator:
             raise _invalid_field("start_time", "Invalid field: use yyyy-MM-ddTHH:mm:ssZ or yyyy-MM-ddTHH:mm:ss.")
         *numbers, utc_marker = match.groups()
         try:
-            moment = datetime(*map(int, numbers), tzinfo=UTC if utc_marker else ZoneInfo(zone_name))
+            year, month, day, hour, minute, second = map(int, numbers)
+            moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC if utc_marker else ZoneInfo(zone_name))
         except ValueError:
             raise _invalid_field("start_time", "Invalid field.") from None
         return _iso(moment)

@@ -1,6 +1,6 @@
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 
 from practice.models import AuditEvent
@@ -8,7 +8,7 @@ from practice.models import AuditEvent
 
 def audit_record(
     *,
-    actor: AbstractBaseUser | AnonymousUser | None,
+    actor: User | AnonymousUser | None,
     action: str,
     obj: models.Model,
     summary: str = "",
@@ -18,7 +18,7 @@ def audit_record(
     return AuditEvent.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,
         action=action,
-        object_type=obj._meta.model_name,
+        object_type=str(obj._meta.model_name),
         object_id=str(obj.pk),
         summary=summary[:255],
         changes=changes or {},

@@ -7,10 +7,9 @@ from practice.models import Practice
 def practice(request: HttpRequest) -> dict:
     if not request.user.is_authenticated:
         return {}
-    if not hasattr(request, "practice"):
-        request.practice = Practice.load()
+    practice = getattr(request, "practice", None) or Practice.load()  # set by PracticeTimeZoneMiddleware
     return {
-        "practice": request.practice,
+        "practice": practice,
         "role_label": roles.label(request.user),
         "is_practice_admin": roles.is_practice_admin(request.user),
     }

@@ -3,9 +3,19 @@
 from collections.abc import Callable
 from functools import wraps
 
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+
+from practice.models import Practice
+
+
+class AuthedRequest(HttpRequest):
+    """A request behind LoginRequiredMiddleware and PracticeTimeZoneMiddleware (for type checking)."""
+
+    user: User
+    practice: Practice
 
 
 def is_panel_request(request: HttpRequest) -> bool:

@@ -23,7 +23,7 @@ def group_names(user: User | AnonymousUser) -> frozenset[str]:
     cached = getattr(user, "_role_names", None)
     if cached is None:
         cached = frozenset(user.groups.values_list("name", flat=True))
-        user._role_names = cached  # type: ignore[union-attr]
+        setattr(user, "_role_names", cached)  # noqa: B010 - a per-request cache on the user object
     return cached
 
 

@@ -1,4 +1,4 @@
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from practice.audit import audit_record
@@ -10,7 +10,7 @@ CLIENT_FIELDS = ("first_name", "last_name", "preferred_name", "date_of_birth", "
 
 
 @transaction.atomic
-def client_create(*, actor: AbstractBaseUser, **fields) -> Client:
+def client_create(*, actor: User, **fields) -> Client:
     client = Client(**{name: value for name, value in fields.items() if name in CLIENT_FIELDS})
     client.full_clean()
     client.save()
@@ -19,7 +19,7 @@ def client_create(*, actor: AbstractBaseUser, **fields) -> Client:
 
 
 @transaction.atomic
-def client_update(*, actor: AbstractBaseUser, client: Client, **fields) -> Client:
+def client_update(*, actor: User, client: Client, **fields) -> Client:
     changed = [name for name, value in fields.items() if name in CLIENT_FIELDS and getattr(client, name) != value]
     for name in changed:
         setattr(client, name, fields[name])

@@ -5,13 +5,11 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from practice import roles
 from practice.forms import ClientForm
-from practice.http import done, render_page, role_required
-from practice.models import Practice
+from practice.http import AuthedRequest, done, render_page, role_required
 from practice.selectors import client_get, client_search
 from practice.services import client_create, client_update
 
@@ -25,7 +23,7 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
-def client_list(request: HttpRequest) -> HttpResponse:
+def client_list(request: AuthedRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     clients = client_search(query) if query else client_search("")
     page = Paginator(clients, 25).get_page(request.GET.get("page"))
@@ -35,7 +33,7 @@ def client_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def client_search_results(request: HttpRequest) -> HttpResponse:
+def client_search_results(request: AuthedRequest) -> HttpResponse:
     """The booking form's search-as-you-type list (an htmx partial)."""
     query = request.GET.get("client_query", "").strip()
     matches = client_search(query)[:8] if query else []
@@ -43,13 +41,10 @@ def client_search_results(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def client_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     client = client_get(pk)
     appointments = (client.appointments.select_related("practitioner", "location", "appointment_type")
                     .order_by("-starts_at")[:100])
-    zone = Practice.load().zone
-    for appointment in appointments:
-        appointment.local_start = timezone.localtime(appointment.starts_at, zone)
     return render(request, "practice/client_detail.html", {
         "client": client, "appointments": appointments,
         "can_edit": roles.can_manage_all_appointments(request.user),
@@ -57,7 +52,7 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @role_required(roles.can_manage_all_appointments)
-def client_new(request: HttpRequest) -> HttpResponse:
+def client_new(request: AuthedRequest) -> HttpResponse:
     form = ClientForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         client = client_create(actor=request.user, **form.cleaned_data)
@@ -67,7 +62,7 @@ def client_new(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(roles.can_manage_all_appointments)
-def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def client_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     client = client_get(pk)
     form = ClientForm(request.POST or None, instance=client)
     if request.method == "POST" and form.is_valid():
@@ -78,14 +73,14 @@ def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
                                                                 "client": client})
 
 
-def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+def permission_denied(request: AuthedRequest, exception: Exception) -> HttpResponse:
     """403, as the side panel's content when htmx asked for the panel, so the refusal is visible there."""
     return _error_page(request, "Not allowed", str(exception) or "Your role does not allow this.", 403)
 
 
-def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+def page_not_found(request: AuthedRequest, exception: Exception) -> HttpResponse:
     return _error_page(request, "Not found", "That page or record does not exist.", 404)
 
 
-def _error_page(request: HttpRequest, title: str, message: str, status: int) -> HttpResponse:
+def _error_page(request: AuthedRequest, title: str, message: str, status: int) -> HttpResponse:
     return render_page(request, "_error.html", {"title": title, "message": message}, status=status)

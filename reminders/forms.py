@@ -1,3 +1,5 @@
+from typing import cast
+
 from django import forms
 
 from practice.timezones import validate_reasonable_day
@@ -38,7 +40,7 @@ class BulkForm(forms.Form):
 
     def __init__(self, *args, appointment_ids: list[int], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["appointments"].choices = [(pk, pk) for pk in appointment_ids]
+        cast(forms.ChoiceField, self.fields["appointments"]).choices = [(pk, pk) for pk in appointment_ids]
 
     def clean_appointments(self) -> list[int]:
         if not self.cleaned_data["appointments"]:
@@ -57,5 +59,5 @@ class MessageFilterForm(forms.Form):
         from reminders.models import Kind, MessageStatus
 
         super().__init__(*args, **kwargs)
-        self.fields["status"].choices = [("", "Any status"), *MessageStatus.choices]
-        self.fields["kind"].choices = [("", "Any kind"), *Kind.choices]
+        cast(forms.ChoiceField, self.fields["status"]).choices = [("", "Any status"), *MessageStatus.choices]
+        cast(forms.ChoiceField, self.fields["kind"]).choices = [("", "Any kind"), *Kind.choices]

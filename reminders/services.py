@@ -8,12 +8,12 @@ twice or retried never sends twice.
 
 import logging
 import smtplib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import formataddr
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
@@ -56,7 +56,7 @@ def credits_balance() -> int:
 
 
 @transaction.atomic
-def credits_purchase(*, actor: AbstractBaseUser, amount: int, note: str = "") -> CreditEntry:
+def credits_purchase(*, actor: User, amount: int, note: str = "") -> CreditEntry:
     if amount <= 0:
         raise ApplicationError("Enter a positive number of credits.", code="invalid_amount")
     entry = CreditEntry.objects.create(amount=amount, reason=CreditEntry.Reason.PURCHASE, note=note[:200],
@@ -93,6 +93,7 @@ class Draft:
     subject: str
     body: str
     credits: int
+    zoom_id: int | None = None  # the meeting a telehealth message carries
 
 
 def _recipient(appointment: Appointment, channel: str) -> str:
@@ -104,7 +105,7 @@ def _recipient(appointment: Appointment, channel: str) -> str:
     return recipient
 
 
-def _queue(*, actor: AbstractBaseUser | None, appointment: Appointment, draft: Draft, key: str) -> Message:
+def _queue(*, actor: User | None, appointment: Appointment, draft: Draft, key: str) -> Message:
     """Save the message and its debit, then send after commit. Raises IntegrityError if the key exists."""
     message = Message(appointment=appointment, client=appointment.client, channel=draft.channel, kind=draft.kind,
                       key=key, recipient=draft.recipient, subject=draft.subject, body=draft.body,
@@ -128,7 +129,8 @@ def _telehealth_details(appointment: Appointment) -> fixed.TelehealthDetails:
     meeting = appointment.zoom_meeting
     if appointment.is_cancelled:
         raise ApplicationError("This appointment is cancelled.", code="cancelled")
-    if not appointment.is_telehealth or meeting is None or meeting.state != MeetingState.ACTIVE:
+    if (not appointment.is_telehealth or meeting is None or meeting.state != MeetingState.ACTIVE
+            or meeting.zoom_id is None):
         raise ApplicationError("This appointment has no current Zoom meeting to send.", code="no_meeting")
     practice = Practice.load()
     client = appointment.client
@@ -148,19 +150,19 @@ def telehealth_details_draft(appointment: Appointment, channel: str) -> Draft:
     recipient = _recipient(appointment, channel)
     if channel == Channel.SMS:
         return Draft(channel, Kind.TELEHEALTH, recipient, "", fixed.telehealth_sms(details),
-                     segments.TELEHEALTH_SMS_CREDITS)
+                     segments.TELEHEALTH_SMS_CREDITS, details.meeting_id)
     subject, text, _html = fixed.telehealth_email(details)
-    return Draft(channel, Kind.TELEHEALTH, recipient, subject, text, 0)
+    return Draft(channel, Kind.TELEHEALTH, recipient, subject, text, 0, details.meeting_id)
 
 
-def telehealth_details_send(*, actor: AbstractBaseUser, appointment: Appointment, channel: str,
+def telehealth_details_send(*, actor: User, appointment: Appointment, channel: str,
                             request_key: str) -> Message:
     """Send the Zoom details now, one appointment at a time, any time after booking (R11).
 
     ``request_key`` comes from the form that was shown, so a double click sends once.
     """
     draft = telehealth_details_draft(appointment, channel)
-    key = f"telehealth:{channel}:{appointment.pk}:{appointment.zoom_meeting.zoom_id}:{request_key[:40]}"
+    key = f"telehealth:{channel}:{appointment.pk}:{draft.zoom_id}:{request_key[:40]}"
     try:
         return _queue(actor=actor, appointment=appointment, draft=draft, key=key)
     except IntegrityError:
@@ -182,7 +184,7 @@ def usual_reminder_draft(appointment: Appointment, channel: str) -> Draft:
     return Draft(channel, Kind.USUAL, recipient, usual.render(template.subject, values), body, 0)
 
 
-def usual_reminder_queue(*, actor: AbstractBaseUser | None, appointment: Appointment, channel: str,
+def usual_reminder_queue(*, actor: User | None, appointment: Appointment, channel: str,
                          again: bool = False) -> Message | None:
     """Queue the usual reminder; None when it was already sent for this appointment time (and not ``again``).
 
@@ -204,13 +206,13 @@ def usual_reminder_queue(*, actor: AbstractBaseUser | None, appointment: Appoint
 class BulkResult:
     queued: int = 0
     skipped: int = 0  # already sent for this time
-    refused: list[str] | None = None
+    refused: list[str] = field(default_factory=list)
 
 
-def usual_reminders_bulk(*, actor: AbstractBaseUser, appointments: list[Appointment], channels: list[str],
+def usual_reminders_bulk(*, actor: User, appointments: list[Appointment], channels: list[str],
                          again: bool) -> BulkResult:
     """The reminders screen: usual reminders only, never telehealth details (R13)."""
-    result = BulkResult(refused=[])
+    result = BulkResult()
     for appointment in appointments:
         for channel in channels:
             client = appointment.client

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from practice import roles
 from practice.errors import ApplicationError
-from practice.http import done, role_required
+from practice.http import AuthedRequest, done, role_required
 from practice.timezones import parse_day
 from reminders import selectors, services, usual
 from reminders.forms import BulkForm, CreditPurchaseForm, MessageFilterForm, UsualTemplateForm
@@ -24,7 +24,7 @@ desk_or_admin = role_required(roles.can_manage_all_appointments)
 
 
 @require_POST
-def telehealth_send(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
+def telehealth_send(request: AuthedRequest, pk: int, channel: str) -> HttpResponse:
     """Send the fixed telehealth details for one appointment (R11); never in bulk (R13)."""
     appointment = appointment_for_change(request.user, pk)
     if channel not in Channel.values:
@@ -43,7 +43,7 @@ def telehealth_send(request: HttpRequest, pk: int, channel: str) -> HttpResponse
 
 
 @desk_or_admin
-def reminders_screen(request: HttpRequest) -> HttpResponse:
+def reminders_screen(request: AuthedRequest) -> HttpResponse:
     """Pick a day, see preferences and what was sent, queue the usual reminders in bulk."""
     today = timezone.localdate()
     source = request.POST if request.method == "POST" else request.GET
@@ -71,7 +71,7 @@ def reminders_screen(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @desk_or_admin
-def message_log(request: HttpRequest) -> HttpResponse:
+def message_log(request: AuthedRequest) -> HttpResponse:
     form = MessageFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     page = Paginator(selectors.messages_filtered(**{k: v for k, v in filters.items() if v}), 50).get_page(
@@ -80,7 +80,7 @@ def message_log(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(roles.is_practice_admin)
-def templates_edit(request: HttpRequest) -> HttpResponse:
+def templates_edit(request: AuthedRequest) -> HttpResponse:
     """The usual reminder templates (R14). The telehealth templates are fixed and not listed here (R13)."""
     forms = {channel: UsualTemplateForm(request.POST or None, instance=services.usual_template(channel),
                                         prefix=channel) for channel in Channel.values}
@@ -99,7 +99,7 @@ def templates_edit(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @role_required(roles.is_practice_admin)
-def template_preview(request: HttpRequest) -> HttpResponse:
+def template_preview(request: AuthedRequest) -> HttpResponse:
     """Live preview of the SMS template with its segment and credit count (htmx)."""
     return render(request, "reminders/_sms_preview.html", {"preview": _preview(request.POST.get("sms-body", ""))})
 
@@ -121,7 +121,7 @@ def _preview(body: str) -> dict:
 
 
 @desk_or_admin
-def credits_page(request: HttpRequest) -> HttpResponse:
+def credits_page(request: AuthedRequest) -> HttpResponse:
     form = CreditPurchaseForm(request.POST or None) if roles.is_practice_admin(request.user) else None
     if request.method == "POST":
         if form is None:

@@ -1,5 +1,6 @@
 import json
 from datetime import timedelta
+from typing import cast
 
 from django import forms
 from django.db.models import Q
@@ -68,11 +69,10 @@ class BookingForm(_WhenFields):
 
     def __init__(self, *args, practitioners, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["practitioner"].queryset = practitioners
-        types = self.fields["appointment_type"].queryset
+        cast(forms.ModelChoiceField, self.fields["practitioner"]).queryset = practitioners
         # The page script fills in the duration when the type changes.
         self.fields["appointment_type"].widget.attrs["data-durations"] = json.dumps(
-            {str(t.pk): t.default_duration for t in types}
+            {str(t.pk): t.default_duration for t in AppointmentType.objects.filter(is_active=True)}
         )
         # Ticking Telehealth suggests the Telehealth location (R15); the help says who can have it.
         telehealth_location = Location.objects.filter(is_active=True, is_telehealth=True).first()
@@ -113,10 +113,11 @@ class MoveForm(_WhenFields):
         super().__init__(*args, **kwargs)
         self.appointment = appointment
         # Keep the current values choosable even if they were deactivated since.
-        self.fields["practitioner"].queryset = Practitioner.objects.filter(
+        cast(forms.ModelChoiceField, self.fields["practitioner"]).queryset = Practitioner.objects.filter(
             Q(pk__in=practitioners.values("pk")) | Q(pk=appointment.practitioner_id)
         )
-        self.fields["location"].queryset = Location.objects.filter(Q(is_active=True) | Q(pk=appointment.location_id))
+        cast(forms.ModelChoiceField, self.fields["location"]).queryset = Location.objects.filter(
+            Q(is_active=True) | Q(pk=appointment.location_id))
         self.fields["duration"].help_text = ""
 
     def clean(self):

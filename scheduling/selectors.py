@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -121,14 +121,14 @@ def _split(entries: list[DiaryEntry], key) -> tuple[dict, list[DiaryEntry], list
     return by_column, active, cancelled
 
 
-def _bookable(user: AbstractBaseUser, practitioners: list[Practitioner]) -> set[int]:
+def _bookable(user: User, practitioners: list[Practitioner]) -> set[int]:
     """Columns whose empty slots are booking links for this user."""
     if roles.can_manage_all_appointments(user):
         return {p.pk for p in practitioners}
     return {p.pk for p in practitioners if p.user_id == user.pk}
 
 
-def diary_day(*, practice: Practice, day: date, location: Location | None, user: AbstractBaseUser) -> DiaryGrid:
+def diary_day(*, practice: Practice, day: date, location: Location | None, user: User) -> DiaryGrid:
     zone = practice.zone
     practitioners = diary_practitioners(day=day, location=location)
     ids = [p.pk for p in practitioners]
@@ -155,7 +155,7 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def diary_week(*, practice: Practice, practitioner: Practitioner, day: date, user: AbstractBaseUser) -> DiaryGrid:
+def diary_week(*, practice: Practice, practitioner: Practitioner, day: date, user: User) -> DiaryGrid:
     zone = practice.zone
     monday = week_start(day)
     days = [monday + timedelta(days=n) for n in range(7)]
@@ -187,7 +187,7 @@ def _appointment_base() -> str:
 
 # Access helpers: views fetch appointments only through these.
 
-def appointment_for_user(user: AbstractBaseUser, pk: int) -> Appointment:
+def appointment_for_user(user: User, pk: int) -> Appointment:
     """Every role may look at any appointment (a practitioner sees colleagues' read-only)."""
     try:
         return Appointment.objects.select_related(
@@ -197,24 +197,24 @@ def appointment_for_user(user: AbstractBaseUser, pk: int) -> Appointment:
         raise Http404("No such appointment.") from exc
 
 
-def can_change_appointment(user: AbstractBaseUser, appointment: Appointment) -> bool:
+def can_change_appointment(user: User, appointment: Appointment) -> bool:
     if roles.can_manage_all_appointments(user):
         return True
     return appointment.practitioner.user_id == user.pk
 
 
-def appointment_for_change(user: AbstractBaseUser, pk: int) -> Appointment:
+def appointment_for_change(user: User, pk: int) -> Appointment:
     appointment = appointment_for_user(user, pk)
     if not can_change_appointment(user, appointment):
         raise PermissionDenied("Only the appointment's own practitioner or the front desk can change it.")
     return appointment
 
 
-def _is_own(user: AbstractBaseUser, appointment: Appointment) -> bool:
+def _is_own(user: User, appointment: Appointment) -> bool:
     return appointment.practitioner.user_id == user.pk
 
 
-def appointment_for_zoom_details(user: AbstractBaseUser, pk: int) -> Appointment:
+def appointment_for_zoom_details(user: User, pk: int) -> Appointment:
     """Join details: front desk, admins and the appointment's own practitioner; 404 for anyone else."""
     appointment = appointment_for_user(user, pk)
     if appointment.zoom_meeting is None or not appointment.is_telehealth:
@@ -224,19 +224,19 @@ def appointment_for_zoom_details(user: AbstractBaseUser, pk: int) -> Appointment
     return appointment
 
 
-def can_start_meeting(user: AbstractBaseUser, appointment: Appointment) -> bool:
+def can_start_meeting(user: User, appointment: Appointment) -> bool:
     """Only the host (the appointment's practitioner) and admins ever reach a start link (R17)."""
     return _is_own(user, appointment) or roles.is_practice_admin(user)
 
 
-def appointment_for_host(user: AbstractBaseUser, pk: int) -> Appointment:
+def appointment_for_host(user: User, pk: int) -> Appointment:
     appointment = appointment_for_zoom_details(user, pk)
     if not can_start_meeting(user, appointment):
         raise Http404("No such Zoom meeting.")
     return appointment
 
 
-def bookable_practitioners(user: AbstractBaseUser) -> QuerySet[Practitioner]:
+def bookable_practitioners(user: User) -> QuerySet[Practitioner]:
     """Front desk and admins book for anyone; a practitioner books into their own diary."""
     practitioners = Practitioner.objects.filter(is_active=True)
     if roles.can_manage_all_appointments(user):

@@ -9,7 +9,7 @@ recorded as a row to create or delete, and Zoom is called only after the transac
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -50,7 +50,7 @@ def _ensure_slot_free(*, practitioner: Practitioner, starts_at: datetime, ends_a
     clash = (
         Appointment.objects.filter(practitioner=practitioner, starts_at__lt=ends_at, ends_at__gt=starts_at)
         .exclude(status=Status.CANCELLED)
-        .exclude(pk=exclude_pk)
+        .exclude(pk=exclude_pk or 0)
         .select_related("client")
         .first()
     )
@@ -112,7 +112,7 @@ def _validate_active(*, practitioner: Practitioner, location: Location) -> None:
 @transaction.atomic
 def appointment_book(
     *,
-    actor: AbstractBaseUser,
+    actor: User,
     client: Client | None,
     practitioner: Practitioner,
     location: Location,
@@ -156,7 +156,7 @@ def appointment_book(
 @transaction.atomic
 def appointment_move(
     *,
-    actor: AbstractBaseUser,
+    actor: User,
     appointment: Appointment,
     starts_at: datetime,
     ends_at: datetime,
@@ -211,7 +211,7 @@ def appointment_move(
 
 
 @transaction.atomic
-def appointment_set_status(*, actor: AbstractBaseUser, appointment: Appointment, status: str) -> Appointment:
+def appointment_set_status(*, actor: User, appointment: Appointment, status: str) -> Appointment:
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if status not in SETTABLE_STATUSES:
         raise ApplicationError("Choose booked, arrived, completed or did not attend.", code="invalid_status")
@@ -230,7 +230,7 @@ def appointment_set_status(*, actor: AbstractBaseUser, appointment: Appointment,
 
 
 @transaction.atomic
-def appointment_cancel(*, actor: AbstractBaseUser, appointment: Appointment, reason: str = "") -> Appointment:
+def appointment_cancel(*, actor: User, appointment: Appointment, reason: str = "") -> Appointment:
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if appointment.is_cancelled:
         raise ApplicationError("This appointment is already cancelled.", code="cancelled")
@@ -247,7 +247,7 @@ def appointment_cancel(*, actor: AbstractBaseUser, appointment: Appointment, rea
 
 
 @transaction.atomic
-def appointment_reinstate(*, actor: AbstractBaseUser, appointment: Appointment) -> BookingResult:
+def appointment_reinstate(*, actor: User, appointment: Appointment) -> BookingResult:
     zone = Practice.load().zone
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if not appointment.is_cancelled:
@@ -301,7 +301,7 @@ def _drop_telehealth(appointment: Appointment) -> None:
 
 
 @transaction.atomic
-def appointment_telehealth_add(*, actor: AbstractBaseUser, appointment: Appointment) -> Appointment:
+def appointment_telehealth_add(*, actor: User, appointment: Appointment) -> Appointment:
     """Tick Telehealth on a booked appointment, or make a new meeting after a failure or a reinstatement."""
     zone = Practice.load().zone
     # Lock the appointment row only: PostgreSQL can't lock the nullable side of the join to the meeting.
@@ -323,7 +323,7 @@ def appointment_telehealth_add(*, actor: AbstractBaseUser, appointment: Appointm
 
 
 @transaction.atomic
-def appointment_telehealth_remove(*, actor: AbstractBaseUser, appointment: Appointment) -> Appointment:
+def appointment_telehealth_remove(*, actor: User, appointment: Appointment) -> Appointment:
     """Delete Telehealth (R9): the Zoom meeting goes; the appointment stays booked; nothing is sent (R16)."""
     appointment = Appointment.objects.select_for_update(of=("self",)).select_related("zoom_meeting").get(
         pk=appointment.pk)

@@ -1,7 +1,7 @@
 from datetime import date, datetime, timedelta
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from practice import roles
 from practice.audit import audit_history
 from practice.errors import ApplicationError
-from practice.http import done, render_page
+from practice.http import AuthedRequest, done, render_page
 from practice.models import Location, Practice, Practitioner
 from practice.selectors import client_search, client_search_chosen
 from practice.timezones import parse_day
@@ -22,23 +22,23 @@ from telehealth import services as telehealth_services
 from telehealth.models import MeetingState
 
 
-def _day_param(request: HttpRequest, zone) -> date:
+def _day_param(request: AuthedRequest, zone) -> date:
     return parse_day(request.GET.get("date", ""), timezone.localdate(timezone=zone))
 
 
-def _int_param(request: HttpRequest, name: str) -> int | None:
+def _int_param(request: AuthedRequest, name: str) -> int | None:
     value = request.GET.get(name, "")
     return int(value) if value.isdigit() else None
 
 
-def _practice(request: HttpRequest) -> Practice:
+def _practice(request: AuthedRequest) -> Practice:
     if not hasattr(request, "practice"):
         request.practice = Practice.load()
     return request.practice
 
 
 @require_GET
-def diary(request: HttpRequest) -> HttpResponse:
+def diary(request: AuthedRequest) -> HttpResponse:
     practice = _practice(request)
     day = _day_param(request, practice.zone)
     locations = list(Location.objects.filter(is_active=True))
@@ -56,7 +56,7 @@ def diary(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def diary_week(request: HttpRequest) -> HttpResponse:
+def diary_week(request: AuthedRequest) -> HttpResponse:
     practice = _practice(request)
     day = _day_param(request, practice.zone)
     practitioners = list(Practitioner.objects.filter(is_active=True))
@@ -76,7 +76,7 @@ def diary_week(request: HttpRequest) -> HttpResponse:
     })
 
 
-def _booking_initial(request: HttpRequest, practice: Practice, practitioners) -> dict:
+def _booking_initial(request: AuthedRequest, practice: Practice, practitioners) -> dict:
     initial: dict = {}
     practitioner = practitioners.filter(pk=_int_param(request, "practitioner") or 0).first() or (
         practitioners.first() if practitioners.count() == 1 else None)
@@ -92,7 +92,7 @@ def _booking_initial(request: HttpRequest, practice: Practice, practitioners) ->
     return initial
 
 
-def appointment_new(request: HttpRequest) -> HttpResponse:
+def appointment_new(request: AuthedRequest) -> HttpResponse:
     practice = _practice(request)
     practitioners = selectors.bookable_practitioners(request.user)
     query, chosen = "", None
@@ -137,12 +137,12 @@ def appointment_new(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def appointment_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     appointment = selectors.appointment_for_user(request.user, pk)
     return render_page(request, "scheduling/_appointment_detail.html", _detail_context(request, appointment))
 
 
-def _detail_context(request: HttpRequest, appointment, *, move_form: MoveForm | None = None) -> dict:
+def _detail_context(request: AuthedRequest, appointment, *, move_form: MoveForm | None = None) -> dict:
     practice = _practice(request)
     can_change = selectors.can_change_appointment(request.user, appointment)
     local_start = timezone.localtime(appointment.starts_at, practice.zone)
@@ -167,7 +167,7 @@ def _detail_context(request: HttpRequest, appointment, *, move_form: MoveForm | 
     return context
 
 
-def _warn_if_zoom_not_ready(request: HttpRequest, appointment) -> None:
+def _warn_if_zoom_not_ready(request: AuthedRequest, appointment) -> None:
     """Zoom ran after the commit; if it failed, the change is saved and the person is told what happens next."""
     if appointment.zoom_meeting_id is None:
         return
@@ -180,7 +180,7 @@ def _warn_if_zoom_not_ready(request: HttpRequest, appointment) -> None:
                                 "working Zoom meeting; see it on the appointment.")
 
 
-def _act(request: HttpRequest, pk: int, action) -> HttpResponse:
+def _act(request: AuthedRequest, pk: int, action) -> HttpResponse:
     """Run one service on an appointment the user may change; errors come back on the detail panel."""
     appointment = selectors.appointment_for_change(request.user, pk)
     try:
@@ -195,7 +195,7 @@ def _act(request: HttpRequest, pk: int, action) -> HttpResponse:
 
 
 @require_POST
-def appointment_move(request: HttpRequest, pk: int) -> HttpResponse:
+def appointment_move(request: AuthedRequest, pk: int) -> HttpResponse:
     appointment = selectors.appointment_for_change(request.user, pk)
     form = MoveForm(request.POST, practice=_practice(request), appointment=appointment,
                     practitioners=selectors.bookable_practitioners(request.user))
@@ -230,7 +230,7 @@ def appointment_move(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def appointment_status(request: HttpRequest, pk: int) -> HttpResponse:
+def appointment_status(request: AuthedRequest, pk: int) -> HttpResponse:
     form = StatusForm(request.POST)
 
     def change(appointment) -> str:
@@ -244,7 +244,7 @@ def appointment_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def appointment_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def appointment_cancel(request: AuthedRequest, pk: int) -> HttpResponse:
     form = CancelForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
 
@@ -256,7 +256,7 @@ def appointment_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def appointment_reinstate(request: HttpRequest, pk: int) -> HttpResponse:
+def appointment_reinstate(request: AuthedRequest, pk: int) -> HttpResponse:
     def reinstate(appointment) -> str:
         services.appointment_reinstate(actor=request.user, appointment=appointment)
         return "Appointment reinstated."
@@ -265,7 +265,7 @@ def appointment_reinstate(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def appointment_telehealth_add(request: HttpRequest, pk: int) -> HttpResponse:
+def appointment_telehealth_add(request: AuthedRequest, pk: int) -> HttpResponse:
     def add(appointment) -> str:
         services.appointment_telehealth_add(actor=request.user, appointment=appointment)
         return "Telehealth ticked: the Zoom meeting is being created."
@@ -274,7 +274,7 @@ def appointment_telehealth_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def appointment_telehealth_remove(request: HttpRequest, pk: int) -> HttpResponse:
+def appointment_telehealth_remove(request: AuthedRequest, pk: int) -> HttpResponse:
     def remove(appointment) -> str:
         services.appointment_telehealth_remove(actor=request.user, appointment=appointment)
         return "Telehealth deleted: the Zoom meeting is removed. The appointment is still booked and the client " \
@@ -284,10 +284,12 @@ def appointment_telehealth_remove(request: HttpRequest, pk: int) -> HttpResponse
 
 
 @require_GET
-def zoom_details(request: HttpRequest, pk: int) -> HttpResponse:
+def zoom_details(request: AuthedRequest, pk: int) -> HttpResponse:
     """View Zoom Details (R17): join details for the desk; Start meeting for the host and admins."""
     appointment = selectors.appointment_for_zoom_details(request.user, pk)
     meeting = appointment.zoom_meeting
+    if meeting is None:
+        raise Http404("This appointment has no Zoom meeting.")
     return render_page(request, "scheduling/_zoom_details.html", {
         "appointment": appointment, "meeting": meeting,
         "title": "Zoom details", "local_start": timezone.localtime(meeting.starts_at),
@@ -297,9 +299,11 @@ def zoom_details(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def zoom_start(request: HttpRequest, pk: int) -> HttpResponse:
+def zoom_start(request: AuthedRequest, pk: int) -> HttpResponse:
     """Start meeting: a fresh host link from Zoom, never stored, cached or passed on as a referrer."""
     appointment = selectors.appointment_for_host(request.user, pk)
+    if appointment.zoom_meeting is None:
+        raise Http404("This appointment has no Zoom meeting.")
     try:
         start_url = telehealth_services.meeting_start_url(actor=request.user, meeting=appointment.zoom_meeting)
     except ApplicationError as exc:

@@ -4,12 +4,10 @@ from practice.models import Practitioner
 from telehealth.models import ZoomConnection, ZoomMeeting
 
 
-def practitioners_with_connections() -> list[Practitioner]:
+def practitioners_with_connections() -> list[tuple[Practitioner, ZoomConnection | None]]:
     practitioners = list(Practitioner.objects.filter(is_active=True).order_by("display_name"))
     connections = {c.practitioner_id: c for c in ZoomConnection.objects.filter(practitioner__in=practitioners)}
-    for practitioner in practitioners:
-        practitioner.connection = connections.get(practitioner.pk)
-    return practitioners
+    return [(practitioner, connections.get(practitioner.pk)) for practitioner in practitioners]
 
 
 def practitioner_get(pk: int) -> Practitioner:

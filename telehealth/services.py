@@ -10,7 +10,7 @@ import logging
 import random
 from datetime import datetime, timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -49,7 +49,7 @@ def zoom_client(connection: ZoomConnection) -> ZoomClient:
 
 
 @transaction.atomic
-def connection_save(*, actor: AbstractBaseUser, practitioner: Practitioner, account_id: str, client_id: str,
+def connection_save(*, actor: User, practitioner: Practitioner, account_id: str, client_id: str,
                     client_secret: str, zoom_user: str) -> ZoomConnection:
     """Create or change a connection; an empty ``client_secret`` keeps the stored one."""
     connection = ZoomConnection.objects.filter(practitioner=practitioner).first()
@@ -78,7 +78,7 @@ def _set_connection_status(connection: ZoomConnection, status: str, reason: str 
     connection.status, connection.status_reason = status, reason[:300]
 
 
-def connection_test(*, actor: AbstractBaseUser | None, connection: ZoomConnection) -> ZoomConnection:
+def connection_test(*, actor: User | None, connection: ZoomConnection) -> ZoomConnection:
     """Get a token and the Zoom user (R2): name, email, plan and missing scopes, or why it failed."""
     client = zoom_client(connection)
     try:
@@ -167,8 +167,7 @@ def _claim(meeting_pk: int) -> ZoomMeeting | None:
 
 
 def _retry_later(meeting: ZoomMeeting, reason: str) -> None:
-    delay = RETRY_DELAYS[min(meeting.attempts, len(RETRY_DELAYS) - 1)]
-    delay *= random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
+    delay = RETRY_DELAYS[min(meeting.attempts, len(RETRY_DELAYS) - 1)] * random.uniform(0.8, 1.2)  # noqa: S311 - jitter
     ZoomMeeting.objects.filter(pk=meeting.pk).update(
         attempts=meeting.attempts + 1, last_error=reason[:300], claimed_until=None,
         next_attempt_at=timezone.now() + timedelta(seconds=delay),
@@ -296,7 +295,7 @@ def meetings_reconcile() -> int:
     return count
 
 
-def meeting_start_url(*, actor: AbstractBaseUser, meeting: ZoomMeeting) -> str:
+def meeting_start_url(*, actor: User, meeting: ZoomMeeting) -> str:
     """A fresh host link from Zoom (it expires after 2 hours): never stored, never logged (R17)."""
     if meeting.state != MeetingState.ACTIVE or meeting.zoom_id is None:
         raise ApplicationError("This Zoom meeting is not ready yet.", code="not_ready")

@@ -1,12 +1,12 @@
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from practice import roles
 from practice.errors import ApplicationError
-from practice.http import role_required
+from practice.http import AuthedRequest, role_required
 from telehealth import selectors, services
 from telehealth.forms import ZoomConnectionForm
 from telehealth.models import ZoomConnection
@@ -14,7 +14,7 @@ from telehealth.models import ZoomConnection
 
 @require_GET
 @role_required(roles.is_practice_admin)
-def zoom_connections(request: HttpRequest) -> HttpResponse:
+def zoom_connections(request: AuthedRequest) -> HttpResponse:
     """Options → Zoom: one row per practitioner (R1)."""
     return render(request, "telehealth/zoom_connections.html", {
         "practitioners": selectors.practitioners_with_connections(), "title": "Zoom connections",
@@ -22,7 +22,7 @@ def zoom_connections(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(roles.is_practice_admin)
-def zoom_connection_edit(request: HttpRequest, practitioner_pk: int) -> HttpResponse:
+def zoom_connection_edit(request: AuthedRequest, practitioner_pk: int) -> HttpResponse:
     practitioner = selectors.practitioner_get(practitioner_pk)
     connection = ZoomConnection.objects.filter(practitioner=practitioner).first()
     initial = {name: getattr(connection, name) for name in ("account_id", "client_id", "zoom_user")} if connection \
@@ -44,7 +44,7 @@ def zoom_connection_edit(request: HttpRequest, practitioner_pk: int) -> HttpResp
 
 
 @role_required(roles.is_practice_admin)
-def zoom_connection_test(request: HttpRequest, practitioner_pk: int) -> HttpResponse:
+def zoom_connection_test(request: AuthedRequest, practitioner_pk: int) -> HttpResponse:
     if request.method != "POST":
         return redirect(reverse("zoom-connection", args=[practitioner_pk]))
     connection = ZoomConnection.objects.filter(practitioner_id=practitioner_pk).first()
@@ -55,7 +55,7 @@ def zoom_connection_test(request: HttpRequest, practitioner_pk: int) -> HttpResp
     return redirect(reverse("zoom-connection", args=[practitioner_pk]))
 
 
-def _report_test(request: HttpRequest, connection: ZoomConnection) -> None:
+def _report_test(request: AuthedRequest, connection: ZoomConnection) -> None:
     if connection.is_connected:
         messages.success(request, f"Connected to Zoom as {connection.zoom_user_name} ({connection.zoom_user_email}), "
                                   f"{connection.plan} plan.")
