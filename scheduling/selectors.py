@@ -68,6 +68,7 @@ class DiaryGrid:
     rows: int
     columns: list[Column]
     cancelled: list[DiaryEntry]
+    scroll_to_row: int = 0  # the row to show first: an hour before the first appointment or working hour
 
 
 def _entries(start: datetime, end: datetime, practitioner_ids: list[int], zone) -> list[DiaryEntry]:
@@ -148,7 +149,15 @@ def diary_day(*, practice: Practice, day: date, location: Location | None, user:
         for p in practitioners
     ]
     return DiaryGrid(hours=_hours(first, last), rows=(last - first) // SLOT_MINUTES, columns=columns,
-                     cancelled=cancelled)
+                     cancelled=cancelled, scroll_to_row=_scroll_to_row(first, active, shifts.values()))
+
+
+def _scroll_to_row(first: int, entries: list[DiaryEntry], shift_lists) -> int:
+    starts = [e.start.hour * 60 + e.start.minute for e in entries]
+    starts += [s.starts_at.hour * 60 + s.starts_at.minute for shifts in shift_lists for s in shifts]
+    if not starts:
+        return 0
+    return max(0, (min(starts) - 60 - first) // SLOT_MINUTES)
 
 
 def week_start(day: date) -> date:

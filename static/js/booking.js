@@ -57,3 +57,15 @@
     }
   });
 })();
+
+// Open the day near the start of the working day rather than at the first row of the grid.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    const diary = document.querySelector(".diary[data-scroll-to-row]");
+    if (!diary) return;
+    const row = Number(diary.dataset.scrollToRow);
+    const slot = diary.querySelector(".slot");
+    if (row > 0 && slot) diary.scrollTop = row * slot.getBoundingClientRect().height;
+  });
+})();
