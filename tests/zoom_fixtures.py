@@ -4,7 +4,13 @@ base URLs (ZOOM_API_BASE_URL, ZOOM_OAUTH_TOKEN_URL), exactly as a deployment wou
 import pytest
 from django.core.cache import cache
 
-from devtools.zoom_emulator import DEMO_ACCOUNT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, start_in_thread
+from devtools.zoom_emulator import (
+    DEFAULT_SCOPES,
+    DEMO_ACCOUNT_ID,
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    start_in_thread,
+)
 from telehealth import services as telehealth
 
 
@@ -18,6 +24,7 @@ def zoom_server():
 @pytest.fixture
 def zoom(zoom_server, settings):
     zoom_server.reset()
+    zoom_server.scopes = DEFAULT_SCOPES  # a test may have withheld some
     cache.clear()  # cached Zoom tokens
     settings.ZOOM_API_BASE_URL = zoom_server.api_base_url
     settings.ZOOM_OAUTH_TOKEN_URL = zoom_server.token_url

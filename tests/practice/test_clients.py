@@ -136,3 +136,19 @@ def test_seed_demo_is_idempotent(db, capsys):
     assert counts[0] == 40 and counts[1] > 100
     output = capsys.readouterr().out
     assert "frontdesk" in output and "amelia" in output and "admin" in output
+
+
+def test_the_demo_practice_has_the_shape_the_readme_promises(db):
+    from tests.conftest import ensure_roles
+
+    ensure_roles()
+    call_command("seed_demo")
+    from practice.models import Location, Practice, Practitioner
+    from telehealth.models import ZoomConnection
+
+    assert Practice.load().time_zone == "Australia/Sydney"
+    assert Location.objects.count() == 3 and Location.objects.filter(is_telehealth=True).count() == 1
+    assert Practitioner.objects.count() == 4
+    assert all(p.working_hours.exists() for p in Practitioner.objects.all())
+    assert set(ZoomConnection.objects.values_list("client_id", flat=True)) == {"demo-client"}
+    assert {c.zoom_user_type for c in ZoomConnection.objects.all()} == {1, 2}

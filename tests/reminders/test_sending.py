@@ -299,3 +299,36 @@ def test_the_usual_email_has_html_and_text(book, practitioner_a, front_desk):
     [email] = mail.outbox
     assert "Alice Allen" in email.body and "Alice Allen" in email.alternatives[0][0]
     assert email.alternatives[0][1] == "text/html"
+
+
+def test_concurrent_deliveries_of_one_send_call_the_provider_once(telehealth_appointment, front_desk, credits,
+                                                                  sms_outbox, monkeypatch):
+    import threading
+
+    from django.db import connections
+
+    from reminders.tasks import message_send
+
+    monkeypatch.setattr(message_send, "delay", lambda pk: None)
+    message = services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment,
+                                               channel=Channel.SMS, request_key="race")
+    barrier = threading.Barrier(5)
+    errors = []
+
+    def deliver():
+        try:
+            barrier.wait()
+            services.message_send(message_pk=message.pk)
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=deliver) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(sms_outbox) == 1
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT

@@ -177,3 +177,39 @@ def test_an_error_from_a_panel_action_is_shown_in_the_panel(client, front_desk, 
     response = client.post(reverse("appointment-reinstate", args=[appointment.pk]),
                            headers={"HX-Request": "true", "HX-Target": "panel"})
     assert "Only a cancelled appointment can be reinstated." in response.content.decode()
+
+
+def test_the_panel_shows_the_audit_history_in_order(client, front_desk, practitioner_a, book):
+    from scheduling.services import appointment_cancel, appointment_move
+
+    appointment = book(practitioner_a, sydney(2030, 3, 4, 9))
+    later = sydney(2030, 3, 4, 11)
+    appointment_move(actor=front_desk, appointment=appointment, starts_at=later, ends_at=later + timedelta(minutes=30),
+                     practitioner=practitioner_a, location=appointment.location)
+    appointment_cancel(actor=front_desk, appointment=appointment, reason="Unwell")
+    client.force_login(front_desk)
+    html = client.get(reverse("appointment-detail", args=[appointment.pk])).content.decode()
+    booked, moved, cancelled = (html.index("Booked with Alice Allen"), html.index("Moved to Alice Allen"),
+                                html.index("Cancelled: Unwell"))
+    assert cancelled < moved < booked  # newest first
+    assert "Reinstate" in html
+
+
+def test_day_navigation_links(client, front_desk, practitioner_a, location):
+    client.force_login(front_desk)
+    html = client.get(reverse("diary"), {"date": "2030-03-04", "location": location.pk}).content.decode()
+    assert f'href="/diary/?date=2030-03-03&amp;location={location.pk}"' in html
+    assert f'href="/diary/?date=2030-03-05&amp;location={location.pk}"' in html
+    assert 'type="date" name="date" value="2030-03-04"' in html
+    assert "Monday 4 March 2030" in html
+
+
+def test_the_week_view_shows_seven_days_across_a_dst_change(client, front_desk, practitioner_a, book):
+    book(practitioner_a, sydney(2030, 4, 7, 10))  # Sunday, the day the clocks go back
+    client.force_login(front_desk)
+    html = client.get(reverse("diary-week"), {"date": "2030-04-03", "practitioner": practitioner_a.pk}).content.decode()
+    for label in ("Mon 01 Apr", "Tue 02 Apr", "Wed 03 Apr", "Thu 04 Apr", "Fri 05 Apr", "Sat 06 Apr", "Sun 07 Apr"):
+        assert label in html
+    assert html.count('class="col"') == 7
+    assert "10:00–10:30" in html and "--top:12.0;--len:2.0;" in html
+    assert 'href="/diary/week/?date=2030-03-27' in html and 'href="/diary/week/?date=2030-04-10' in html

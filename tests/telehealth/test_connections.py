@@ -98,3 +98,31 @@ def test_the_booking_form_says_why_telehealth_is_unavailable(zoom, client, front
 
 def test_the_reconcile_task_runs_the_sweep(db):
     assert zoom_reconcile.apply().get() == 0
+
+
+def test_a_missing_scope_is_named_and_fails_the_connection(zoom, client, admin_user, practitioner_a):
+    zoom.add_user("alice@example.com", "Alice", "Allen")
+    zoom.scopes = ("meeting:write:meeting:admin", "meeting:read:meeting:admin", "user:read:user:admin")
+    client.force_login(admin_user)
+    response = client.post(reverse("zoom-connection", args=[practitioner_a.pk]), {
+        "account_id": DEMO_ACCOUNT_ID, "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
+        "zoom_user": "alice@example.com"}, follow=True)
+    connection = ZoomConnection.objects.get()
+    assert connection.status == ConnectionStatus.FAILING
+    assert any("meeting:delete:meeting:admin" in scope for scope in connection.missing_scopes)
+    assert "meeting:delete:meeting:admin" in response.content.decode()
+
+
+def test_failed_zoom_operations_are_audited_with_the_reason(alice_zoom, practitioner_a, front_desk, location,
+                                                            appointment_type, client_record, zoom,
+                                                            django_capture_on_commit_callbacks):
+    from practice.models import AuditEvent
+    from scheduling.services import appointment_book
+    from tests.conftest import sydney
+
+    zoom.fail_next(503, count=1, message="Zoom is down")
+    with django_capture_on_commit_callbacks(execute=True):
+        appointment_book(actor=front_desk, client=client_record, practitioner=practitioner_a, location=location,
+                         appointment_type=appointment_type, starts_at=sydney(2030, 3, 4, 10), is_telehealth=True)
+    event = AuditEvent.objects.get(action="zoom.meeting_create_retrying")
+    assert "503" in event.summary or "Zoom" in event.summary
