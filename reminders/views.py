@@ -38,8 +38,10 @@ def telehealth_send(request: AuthedRequest, pk: int, channel: str) -> HttpRespon
         message.refresh_from_db()  # sending ran after the commit
         what = "SMS (2 credits)" if channel == Channel.SMS else "email"
         messages.success(request, f"Zoom details {what} to {message.recipient}: {message.get_status_display()}.")
-    return done(request, reverse("appointment-detail", args=[pk]) if not request.headers.get("HX-Request")
-                else diary_url(timezone.localtime(appointment.starts_at).date()))
+    if not request.headers.get("HX-Request"):
+        return done(request, reverse("appointment-detail", args=[pk]))
+    # Back to the day with this appointment's panel open again, showing the message log.
+    return done(request, diary_url(timezone.localtime(appointment.starts_at).date(), open=pk))
 
 
 @desk_or_admin

@@ -49,6 +49,7 @@ def diary(request: AuthedRequest) -> HttpResponse:
     return render(request, "scheduling/diary.html", {
         "grid": grid, "day": day, "today": today, "locations": locations, "location": location,
         "view": "day",
+        "open_url": reverse("appointment-detail", args=[opened]) if (opened := _int_param(request, "open")) else "",
         "prev_url": selectors.diary_url(day - timedelta(days=1), location=location_id),
         "next_url": selectors.diary_url(day + timedelta(days=1), location=location_id),
         "today_url": selectors.diary_url(today, location=location_id),

@@ -58,10 +58,15 @@
   });
 })();
 
-// Open the day near the start of the working day rather than at the first row of the grid.
+// Open the day near the start of the working day rather than at the first row of the grid, and reopen
+// the appointment panel a send came from (?open=<pk>).
 (function () {
   "use strict";
   document.addEventListener("DOMContentLoaded", function () {
+    const panel = document.getElementById("panel");
+    if (panel && panel.dataset.openUrl && window.htmx) {
+      window.htmx.ajax("GET", panel.dataset.openUrl, { target: "#panel", swap: "innerHTML" });
+    }
     const diary = document.querySelector(".diary[data-scroll-to-row]");
     if (!diary) return;
     const row = Number(diary.dataset.scrollToRow);

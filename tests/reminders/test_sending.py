@@ -332,3 +332,15 @@ def test_concurrent_deliveries_of_one_send_call_the_provider_once(telehealth_app
     assert errors == [] and len(sms_outbox) == 1
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT
+
+
+def test_a_send_from_the_panel_returns_to_the_day_with_the_panel_open(telehealth_appointment, front_desk, credits,
+                                                                      client):
+    client.force_login(front_desk)
+    response = client.post(reverse("telehealth-send", args=[telehealth_appointment.pk, "sms"]),
+                           {"request_key": "k"}, headers={"HX-Request": "true", "HX-Target": "panel"})
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == f"/diary/?date=2030-03-04&open={telehealth_appointment.pk}"
+    day = client.get(response["HX-Redirect"]).content.decode()
+    assert f'data-open-url="/appointments/{telehealth_appointment.pk}/"' in day
+    assert 'data-open-url=""' in client.get("/diary/?date=2030-03-04&open=abc").content.decode()
