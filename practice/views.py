@@ -25,8 +25,7 @@ def health(request: HttpRequest) -> JsonResponse:
 @require_GET
 def client_list(request: AuthedRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
-    clients = client_search(query) if query else client_search("")
-    page = Paginator(clients, 25).get_page(request.GET.get("page"))
+    page = Paginator(client_search(query), 25).get_page(request.GET.get("page"))
     return render(request, "practice/client_list.html", {
         "page": page, "query": query, "can_edit": roles.can_manage_all_appointments(request.user),
     })
@@ -66,6 +65,8 @@ def client_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     client = client_get(pk)
     form = ClientForm(request.POST or None, instance=client)
     if request.method == "POST" and form.is_valid():
+        # Fetched again: validating the ModelForm already copied the new values onto ``client``, and the
+        # service compares against the stored ones to audit what changed.
         client_update(actor=request.user, client=client_get(pk), **form.cleaned_data)
         messages.success(request, "Client details saved.")
         return done(request, reverse("client-detail", args=[client.pk]))

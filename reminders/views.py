@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import render
@@ -114,8 +115,8 @@ def _preview(body: str) -> dict:
               "practice_name": "Harbourside Allied Health", "practice_phone": "02 9000 1234"}
     try:
         usual.validate_template(body)
-    except Exception as exc:  # noqa: BLE001 - ValidationError: shown as the preview's error
-        return {"error": " ".join(exc.messages) if hasattr(exc, "messages") else str(exc)}
+    except ValidationError as exc:
+        return {"error": " ".join(exc.messages)}
     text = usual.tidy(usual.render(usual.normalise_newlines(body), sample))
     info = segments.sms_segments(text)
     return {"text": text, "segments": info.segments, "encoding": info.encoding, "length": len(text),

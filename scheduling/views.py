@@ -31,15 +31,9 @@ def _int_param(request: AuthedRequest, name: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def _practice(request: AuthedRequest) -> Practice:
-    if not hasattr(request, "practice"):
-        request.practice = Practice.load()
-    return request.practice
-
-
 @require_GET
 def diary(request: AuthedRequest) -> HttpResponse:
-    practice = _practice(request)
+    practice = request.practice
     day = _day_param(request, practice.zone)
     locations = list(Location.objects.filter(is_active=True))
     location_id = _int_param(request, "location")
@@ -58,7 +52,7 @@ def diary(request: AuthedRequest) -> HttpResponse:
 
 @require_GET
 def diary_week(request: AuthedRequest) -> HttpResponse:
-    practice = _practice(request)
+    practice = request.practice
     day = _day_param(request, practice.zone)
     practitioners = list(Practitioner.objects.filter(is_active=True))
     wanted = _int_param(request, "practitioner")
@@ -94,7 +88,7 @@ def _booking_initial(request: AuthedRequest, practice: Practice, practitioners) 
 
 
 def appointment_new(request: AuthedRequest) -> HttpResponse:
-    practice = _practice(request)
+    practice = request.practice
     practitioners = selectors.bookable_practitioners(request.user)
     query, chosen = "", None
     if request.method == "POST" and not ("find" in request.POST or "change_client" in request.POST):
@@ -144,7 +138,7 @@ def appointment_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 def _detail_context(request: AuthedRequest, appointment, *, move_form: MoveForm | None = None) -> dict:
-    practice = _practice(request)
+    practice = request.practice
     can_change = selectors.can_change_appointment(request.user, appointment)
     local_start = timezone.localtime(appointment.starts_at, practice.zone)
     context = {
@@ -198,7 +192,7 @@ def _act(request: AuthedRequest, pk: int, action) -> HttpResponse:
 @require_POST
 def appointment_move(request: AuthedRequest, pk: int) -> HttpResponse:
     appointment = selectors.appointment_for_change(request.user, pk)
-    form = MoveForm(request.POST, practice=_practice(request), appointment=appointment,
+    form = MoveForm(request.POST, practice=request.practice, appointment=appointment,
                     practitioners=selectors.bookable_practitioners(request.user))
     if not form.is_valid():
         return render_page(request, "scheduling/_appointment_detail.html",

@@ -7,8 +7,3 @@ from telehealth import services
 def zoom_reconcile() -> int:
     """Beat, every minute: retry pending Zoom creates and deletes whose next attempt is due."""
     return services.meetings_reconcile()
-
-
-@shared_task(ignore_result=True)
-def zoom_meeting_sync(meeting_pk: int) -> None:
-    services.meeting_sync(meeting_pk=meeting_pk)

@@ -126,3 +126,8 @@ def test_failed_zoom_operations_are_audited_with_the_reason(alice_zoom, practiti
                          appointment_type=appointment_type, starts_at=sydney(2030, 3, 4, 10), is_telehealth=True)
     event = AuditEvent.objects.get(action="zoom.meeting_create_retrying")
     assert "503" in event.summary or "Zoom" in event.summary
+    from telehealth.models import ZoomMeeting
+
+    meeting = ZoomMeeting.objects.get()
+    assert event.object_id == str(meeting.pk) and event.actor is None
+    assert event.summary == meeting.last_error and meeting.last_error  # the reason, as shown to staff
