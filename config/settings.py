@@ -78,7 +78,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # behind each other instead of failing with "database is locked" (RELIABILITY.md 2).
     DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
     # A file, not shared-cache memory: shared-cache locks ignore the busy timeout.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # TEST_DB_PATH lets two test runs share one checkout without sharing a database.
+    DATABASES["default"]["TEST"] = {"NAME": env("TEST_DB_PATH", default=str(BASE_DIR / ".test-db.sqlite3"))}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
