@@ -1,5 +1,4 @@
 import json
-from datetime import timedelta
 from typing import cast
 
 from django import forms
@@ -9,7 +8,7 @@ from practice.forms import MobileField
 from practice.models import Client, Location, Practice, Practitioner
 from practice.timezones import local_to_aware, validate_reasonable_day
 from scheduling.models import AppointmentType
-from scheduling.services import SETTABLE_STATUSES
+from scheduling.services import SETTABLE_STATUSES, ends_after
 from telehealth.models import ConnectionStatus
 
 DURATION_HELP = "Minutes. Leave empty for the appointment type's usual length."
@@ -45,7 +44,7 @@ class _WhenFields(forms.Form):
             self.add_error("duration", "Enter how many minutes the appointment takes.")
             return
         self.cleaned_data["starts_at"] = starts_at
-        self.cleaned_data["ends_at"] = starts_at + timedelta(minutes=minutes)
+        self.cleaned_data["ends_at"] = ends_after(starts_at, minutes)
 
 
 class BookingForm(_WhenFields):

@@ -7,10 +7,10 @@ recorded as a row to create or delete, and Zoom is called only after the transac
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from practice.audit import audit_record
@@ -61,17 +61,29 @@ def _ensure_slot_free(*, practitioner: Practitioner, starts_at: datetime, ends_a
         )
 
 
+# PostgreSQL's deadlock_detected and serialization_failure: when several transactions insert into the
+# same slot at once, the exclusion constraint's checks can wait on each other and PostgreSQL aborts one.
+LOST_RACE_SQLSTATES = ("40P01", "40001")
+
+
+def _lost_race(exc: Exception) -> bool:
+    if isinstance(exc, IntegrityError):
+        return NO_OVERLAP_CONSTRAINT in str(exc)
+    return getattr(exc.__cause__, "sqlstate", None) in LOST_RACE_SQLSTATES
+
+
 def _save_guarded(appointment: Appointment, *, practitioner: Practitioner, zone) -> None:
-    """Save, turning PostgreSQL's exclusion constraint into the same message as the service check.
+    """Save, turning a lost race for the slot into the same message as the service check.
 
     The check above the save is what SQLite relies on (its IMMEDIATE transactions serialise writers);
-    on PostgreSQL two transactions can both pass the check, and the constraint refuses the second.
+    on PostgreSQL two transactions can both pass the check, and the constraint refuses the second, or,
+    with several racing, aborts one of them as a deadlock (RELIABILITY.md 24).
     """
     try:
         with transaction.atomic():
             appointment.save()
-    except IntegrityError as exc:
-        if NO_OVERLAP_CONSTRAINT in str(exc):
+    except (IntegrityError, OperationalError) as exc:
+        if _lost_race(exc):
             raise ApplicationError(
                 f"{practitioner} was booked at that time by someone else a moment ago. Choose another time.",
                 code="conflict",
@@ -93,13 +105,25 @@ def _working_hours_warnings(*, practitioner: Practitioner, starts_at: datetime, 
     return [f"This is outside {practitioner}'s working hours."]
 
 
-def _validate_times(starts_at: datetime, ends_at: datetime) -> None:
+def ends_after(starts_at: datetime, minutes: int) -> datetime:
+    """The end of an appointment lasting ``minutes`` of real time.
+
+    Added in UTC: Python adds to an aware local datetime on the wall clock, so a 90-minute booking
+    across the October change would last 30 real minutes (RELIABILITY.md 23).
+    """
+    return starts_at.astimezone(UTC) + timedelta(minutes=minutes)
+
+
+def _validate_times(starts_at: datetime, ends_at: datetime) -> tuple[datetime, datetime]:
+    """Both times in UTC, checked: differences of datetimes sharing a local zone ignore the DST hour."""
     if timezone.is_naive(starts_at) or timezone.is_naive(ends_at):
         raise ValueError("Appointment times must be timezone-aware.")
+    starts_at, ends_at = starts_at.astimezone(UTC), ends_at.astimezone(UTC)
     if ends_at <= starts_at:
         raise ApplicationError("The appointment must end after it starts.", code="invalid_time")
     if ends_at - starts_at > timedelta(hours=12):
         raise ApplicationError("An appointment cannot be longer than 12 hours.", code="invalid_time")
+    return starts_at, ends_at
 
 
 def _validate_active(*, practitioner: Practitioner, location: Location) -> None:
@@ -126,8 +150,8 @@ def appointment_book(
     """Book ``client``, or first add ``new_client`` (the quick-add fields); both or neither are saved."""
     zone = Practice.load().zone
     if ends_at is None:
-        ends_at = starts_at + timedelta(minutes=appointment_type.default_duration)
-    _validate_times(starts_at, ends_at)
+        ends_at = ends_after(starts_at, appointment_type.default_duration)
+    starts_at, ends_at = _validate_times(starts_at, ends_at)
     _validate_active(practitioner=practitioner, location=location)
     if not appointment_type.is_active:
         raise ApplicationError(f"The appointment type {appointment_type} is no longer offered.", code="inactive")
@@ -167,7 +191,7 @@ def appointment_move(
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if appointment.is_cancelled:
         raise ApplicationError("A cancelled appointment cannot be moved. Reinstate it first.", code="cancelled")
-    _validate_times(starts_at, ends_at)
+    starts_at, ends_at = _validate_times(starts_at, ends_at)
     _validate_active(practitioner=practitioner, location=location)
     before = {"practitioner": appointment.practitioner_id, "location": appointment.location_id,
               "starts_at": appointment.starts_at.isoformat(), "ends_at": appointment.ends_at.isoformat()}

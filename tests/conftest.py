@@ -133,15 +133,13 @@ def sydney(year: int, month: int, day: int, hour: int, minute: int = 0):
 @pytest.fixture
 def book(front_desk, location, appointment_type, client_record):
     """Book through the service with sensible defaults; returns the appointment."""
-    from scheduling.services import appointment_book
+    from scheduling.services import appointment_book, ends_after
 
     def _book(practitioner, starts_at, *, minutes: int | None = None, client=None, actor=None):
-        from datetime import timedelta
-
         return appointment_book(
             actor=actor or front_desk, client=client or client_record, practitioner=practitioner,
             location=location, appointment_type=appointment_type, starts_at=starts_at,
-            ends_at=starts_at + timedelta(minutes=minutes) if minutes else None,
+            ends_at=ends_after(starts_at, minutes) if minutes else None,
         ).appointment
 
     return _book

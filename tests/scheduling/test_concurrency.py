@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, connections
+from django.urls import reverse
 
 from practice.errors import ApplicationError
 from scheduling.models import Appointment, Status
@@ -95,3 +96,86 @@ def test_postgres_refuses_an_overlap_even_past_the_service(practitioner_a, locat
     with pytest.raises(IntegrityError, match="appointment_no_overlap"), transaction.atomic():
         Appointment.objects.create(starts_at=SLOT + timedelta(minutes=10), ends_at=SLOT + timedelta(minutes=20),
                                    **fields)
+
+
+ROUNDS = 60
+RACERS = 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_rounds_of_same_slot_races_each_book_exactly_one_and_never_error(front_desk, practitioner_a, location,
+                                                                              appointment_type, client_record):
+    """RELIABILITY.md 24: on PostgreSQL, racing inserts can deadlock inside the exclusion constraint's check;
+    every loser must still get the conflict message."""
+    unexpected = []
+    for round_number in range(ROUNDS):
+        slot = SLOT + timedelta(days=round_number)
+        barrier = threading.Barrier(RACERS)
+        created, conflicts = [], []
+
+        def run(n: int, slot=slot, barrier=barrier, created=created, conflicts=conflicts) -> None:
+            try:
+                barrier.wait()
+                created.append(appointment_book(
+                    actor=front_desk, client=client_record, practitioner=practitioner_a, location=location,
+                    appointment_type=appointment_type, starts_at=slot + timedelta(minutes=n % 4 * 5)))
+            except ApplicationError as exc:
+                conflicts.append(exc.code)
+            except Exception as exc:  # noqa: BLE001 - any other failure is what the test looks for
+                unexpected.append(exc)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(RACERS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(created) == 1, f"round {round_number}: {len(created)} bookings, errors {unexpected!r}"
+        assert conflicts == ["conflict"] * (RACERS - 1), f"round {round_number}: {conflicts} {unexpected!r}"
+    assert unexpected == [], f"unexpected errors on {connection.vendor}: {unexpected!r}"
+    assert Appointment.objects.count() == ROUNDS
+
+
+def _deadlock(*args, **kwargs):
+    """What Django raises when PostgreSQL aborts a transaction to break a deadlock."""
+    import psycopg
+    from django.db import OperationalError
+
+    try:
+        raise psycopg.errors.DeadlockDetected("deadlock detected while checking exclusion constraint")
+    except psycopg.Error as exc:
+        raise OperationalError(str(exc)) from exc
+
+
+@pytest.mark.django_db
+def test_a_deadlock_on_save_is_the_conflict_message_for_a_booking_and_a_move(
+        monkeypatch, client, front_desk, practitioner_a, location, appointment_type, client_record, book):
+    existing = book(practitioner_a, SLOT + timedelta(days=1))
+    monkeypatch.setattr(Appointment, "save", _deadlock)
+    with pytest.raises(ApplicationError) as refused:
+        book(practitioner_a, SLOT)
+    assert refused.value.code == "conflict"
+    with pytest.raises(ApplicationError) as refused:
+        appointment_move(actor=front_desk, appointment=existing, starts_at=SLOT, ends_at=SLOT + timedelta(minutes=30),
+                         practitioner=practitioner_a, location=location)
+    assert refused.value.code == "conflict"
+    client.force_login(front_desk)
+    response = client.post(reverse("appointment-new"), {
+        "client": client_record.pk, "practitioner": practitioner_a.pk, "date": "2030-03-04", "start_time": "10:00",
+        "appointment_type": appointment_type.pk, "location": location.pk,
+    })
+    assert response.status_code == 200
+    assert "was booked at that time by someone else a moment ago" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_other_database_errors_are_not_disguised_as_conflicts(monkeypatch, practitioner_a, book):
+    from django.db import OperationalError
+
+    def disk_full(*args, **kwargs):
+        raise OperationalError("could not extend file: No space left on device")
+
+    monkeypatch.setattr(Appointment, "save", disk_full)
+    with pytest.raises(OperationalError):
+        book(practitioner_a, SLOT)
