@@ -98,7 +98,7 @@ def test_postgres_refuses_an_overlap_even_past_the_service(practitioner_a, locat
                                    **fields)
 
 
-ROUNDS = 60
+ROUNDS = 100
 RACERS = 8
 
 
@@ -179,3 +179,45 @@ def test_other_database_errors_are_not_disguised_as_conflicts(monkeypatch, pract
     monkeypatch.setattr(Appointment, "save", disk_full)
     with pytest.raises(OperationalError):
         book(practitioner_a, SLOT)
+
+
+HTTP_ROUNDS = 25
+
+
+@pytest.mark.django_db(transaction=True)
+def test_same_slot_races_over_http_give_one_booking_and_conflict_forms_never_a_500(
+        front_desk, practitioner_a, location, appointment_type, client_record):
+    """The whole request path (session, audit, booking) raced by 8 front desks, round after round."""
+    from django.test import Client as HttpClient
+
+    desks = []
+    for _ in range(RACERS):
+        desk = HttpClient()
+        desk.force_login(front_desk)
+        desk.raise_request_exception = False
+        desks.append(desk)
+    url = reverse("appointment-new")
+    for round_number in range(HTTP_ROUNDS):
+        day = (SLOT + timedelta(days=round_number)).date()
+        barrier = threading.Barrier(RACERS)
+        statuses: list[tuple[int, bool]] = []
+
+        def run(n: int, day=day, barrier=barrier, statuses=statuses) -> None:
+            try:
+                barrier.wait()
+                response = desks[n].post(url, {
+                    "client": client_record.pk, "practitioner": practitioner_a.pk, "date": day.isoformat(),
+                    "start_time": f"10:{n % 4 * 5:02d}", "appointment_type": appointment_type.pk,
+                    "location": location.pk,
+                })
+                statuses.append((response.status_code, "Choose another time" in response.content.decode()))
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(RACERS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(statuses) == [(200, True)] * (RACERS - 1) + [(302, False)], f"round {round_number}: {statuses}"
+    assert Appointment.objects.count() == HTTP_ROUNDS
