@@ -11,8 +11,11 @@ What it emulates (see ../shared/ZOOM.md for the contract and ../shared/zoom/ for
 
 - ``POST /oauth/token`` (account_credentials grant, Basic auth, form body or query string);
 - ``GET /v2/users/{userId}``, ``POST /v2/users/{userId}/meetings``, ``GET/PATCH/DELETE /v2/meetings/{meetingId}``;
+- ``GET /v2/users/{userId}/meetings`` (the host's list: ``type``, ``page_size``, ``next_page_token``; agendas
+  kept as sent, so the app can find a meeting whose create it never saw answered);
 - Zoom's error body ``{"code": int, "message": str}``, 124 for a bad or expired token, 4711 for a missing scope,
   1001/3001 for unknown users/meetings, 300 for validation, 429 for the per-user daily create+update limit;
+- slow answers (``delay_next``): the request is applied, then the answer waits, as a Zoom timeout looks;
 - the pages behind ``join_url`` (``/j/<id>``) and ``start_url`` (``/s/<id>``, valid for 2 hours);
 - account-level setting locks, and injected failures (``fail_next``) for the app's error handling.
 
@@ -155,7 +158,11 @@ _SCOPE_ALTERNATIVES = {  # operation -> accepted scopes (classic name first, the
     "meeting:read": ("meeting:read:admin", "meeting:read:meeting:admin"),
     "meeting:update": ("meeting:write:admin", "meeting:update:meeting:admin"),
     "meeting:delete": ("meeting:write:admin", "meeting:delete:meeting:admin"),
+    "meeting:list": ("meeting:read:admin", "meeting:read:list_meetings:admin"),
 }
+_LIST_TYPES = ("scheduled", "live", "upcoming", "upcoming_meetings", "previous_meetings")
+_LIST_FIELDS = ("uuid", "id", "host_id", "topic", "type", "start_time", "duration", "timezone", "agenda",
+                "created_at", "join_url")
 _SECRET_FORM_KEYS = ("secret", "password", "token")
 
 
@@ -268,6 +275,8 @@ class EmulatorState:
     usage: dict[tuple[str, str], int] = field(default_factory=dict)  # (host user id, UTC date) -> create+update
     locked_settings: dict[str, Any] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
+    delays: list[tuple[Failure, float]] = field(default_factory=list)  # (matching and count, seconds)
+    list_pages: dict[str, list[int]] = field(default_factory=dict)  # next_page_token -> meeting ids still to list
 
     def find_user(self, id_or_email: str) -> dict[str, Any] | None:
         if id_or_email in self.users:
@@ -290,7 +299,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
-        response = self.server.emulator.handle(self.command, self.path, dict(self.headers.items()), body)
+        emulator = self.server.emulator
+        response = emulator.handle(self.command, self.path, dict(self.headers.items()), body)
+        delay = emulator.take_delay(self.command, self.path)
+        if delay:
+            emulator.delay_release.wait(delay)  # applied already; only the answer is late (outside the lock)
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
@@ -321,6 +334,7 @@ class ZoomEmulator:
         self.scopes: tuple[str, ...] = DEFAULT_SCOPES  # granted to tokens issued from now on
         self.max_live_tokens: int | None = None  # e.g. 1: a new token invalidates the older ones (old Zoom S2S)
         self.clock: Callable[[], datetime] = _utcnow  # must return aware datetimes
+        self.delay_release = threading.Event()  # set it to end every pending delay at once (tests' teardown)
         self._server = _Server((host, port), _Handler)
         self._server.emulator = self
         self._thread: threading.Thread | None = None
@@ -380,8 +394,31 @@ class ZoomEmulator:
         with self.lock:
             self.state.failures.append(Failure(status, count, code, message, retry_after, path_contains, method))
 
+    def delay_next(self, seconds: float, count: int = 1, path_contains: str | None = None, *,
+                   method: str | None = None) -> None:
+        """Apply the next ``count`` matching requests, then hold each answer back for ``seconds``.
+
+        What a client sees as a read timeout although Zoom did the work (a create that exists but was never
+        confirmed). Matching works as in ``fail_next``.
+        """
+        with self.lock:
+            self.delay_release.clear()
+            self.state.delays.append((Failure(0, count, path_contains=path_contains, method=method), seconds))
+
+    def take_delay(self, method: str, target: str) -> float:
+        path = urlsplit(target).path
+        with self.lock:
+            found = next((d for d in self.state.delays if d[0].matches(method, path)), None)
+            if found is None:
+                return 0.0
+            found[0].count -= 1
+            if found[0].count <= 0:
+                self.state.delays.remove(found)
+            return found[1]
+
     def reset(self, *, keep_tokens: bool = True) -> None:
         """Forget meetings, users added, locks, usage, injected failures and the log; tokens stay valid."""
+        self.delay_release.set()  # no request stays held across tests
         with self.lock:
             tokens = self.state.tokens
             self.state = EmulatorState()
@@ -473,7 +510,7 @@ class ZoomEmulator:
                 return Response.json(405, {"reason": "Method not allowed", "error": "invalid_request"})
             return self._token(headers, body, query, entry)
         if path.startswith("/v2/"):
-            return self._api(method, path, headers, payload, json_ok, entry)
+            return self._api(method, path, headers, payload, json_ok, entry, query)
         if method in ("GET", "HEAD"):
             if match := _PAGE_PATH_RE.fullmatch(path):
                 kind, meeting_id = match.groups()
@@ -545,8 +582,11 @@ class ZoomEmulator:
     # --- API ----------------------------------------------------------------------------------------------------
 
     def _api(self, method: str, path: str, headers: dict[str, str], payload: Any, json_ok: bool,
-             entry: dict[str, Any]) -> Response:
+             entry: dict[str, Any], query: str = "") -> Response:
         if match := _USER_MEETINGS_PATH_RE.fullmatch(path):
+            if method == "GET":
+                self._authorize(headers, "meeting:list")
+                return self._list_meetings(unquote(match.group(1)), parse_qs(query))
             if method != "POST":
                 raise ZoomError(405, 405, f"The Zoom emulator does not implement {method} {path}.")
             self._authorize(headers, "meeting:create")
@@ -572,6 +612,41 @@ class ZoomEmulator:
                                        if issued[0] != meeting["id"]}
             return Response.empty(204)
         raise ZoomError(404, 404, f"The Zoom emulator does not implement {method} {path}.")
+
+    def _list_meetings(self, user_ref: str, params: dict[str, list[str]]) -> Response:
+        """GET /users/{userId}/meetings: the host's meetings, oldest start first, paged with next_page_token."""
+        user = self._user(user_ref)
+        list_type = params.get("type", ["scheduled"])[0]
+        if list_type not in _LIST_TYPES:
+            raise _invalid_field("type", "Invalid field.")
+        raw_size = params.get("page_size", ["30"])[0]
+        if not raw_size.isdigit() or not 1 <= int(raw_size) <= 300:
+            raise _invalid_field("page_size", "Invalid field: at most 300.")
+        page_size = int(raw_size)
+        token = params.get("next_page_token", [""])[0]
+        if token:
+            if token not in self.state.list_pages:
+                raise ZoomError(400, 300, "The next page token is invalid or expired.")
+            ids = self.state.list_pages.pop(token)
+        else:
+            now = _iso(self.clock())
+            mine = [m for m in self.state.meetings.values() if m["host_id"] == user["id"]]
+            if list_type in ("upcoming", "upcoming_meetings"):
+                mine = [m for m in mine if m.get("start_time", now) >= now or m["type"] == 3]
+            elif list_type == "previous_meetings":
+                mine = [m for m in mine if m.get("start_time", now) < now]
+            elif list_type == "live":
+                mine = [m for m in mine if m["status"] == "started"]
+            ids = [m["id"] for m in sorted(mine, key=lambda m: (m.get("start_time", ""), m["id"]))]
+        page, rest = ids[:page_size], ids[page_size:]
+        next_token = ""
+        if rest:
+            next_token = secrets.token_urlsafe(16)
+            self.state.list_pages[next_token] = rest
+        meetings = [{name: self.state.meetings[i][name] for name in _LIST_FIELDS if name in self.state.meetings[i]}
+                    for i in page if i in self.state.meetings]
+        return Response.json(200, {"page_size": page_size, "total_records": len(ids), "next_page_token": next_token,
+                                   "meetings": meetings})
 
     def _user(self, id_or_email: str) -> dict[str, Any]:
         user = self.state.find_user(id_or_email)

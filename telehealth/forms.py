@@ -1,5 +1,7 @@
 from django import forms
 
+from telehealth.zoom import credentials_problem
+
 
 class ZoomConnectionForm(forms.Form):
     account_id = forms.CharField(label="Account ID", max_length=100)
@@ -18,3 +20,17 @@ class ZoomConnectionForm(forms.Form):
             "A secret is stored. Leave empty to keep it, or enter a new one." if has_secret
             else "From the Zoom Server-to-Server OAuth app (App credentials).")
         self.fields["client_secret"].required = not has_secret
+
+    def clean(self) -> dict:
+        data = super().clean()
+        # Zoom credentials are plain ASCII: anything else could never be sent in the token request's Basic header.
+        for name in ("account_id", "client_id", "client_secret"):
+            value = data.get(name) or ""
+            values = {"account_id": "", "client_id": "", "client_secret": "", name: value}
+            problem = credentials_problem(**values)
+            if problem:
+                self.add_error(name, problem)
+        zoom_user = data.get("zoom_user") or ""
+        if any(c.isspace() or not c.isprintable() for c in zoom_user) or zoom_user.strip().lower() == "me":
+            self.add_error("zoom_user", "Enter the practitioner's Zoom email or user ID (no spaces; not 'me').")
+        return data

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 from practice.models import Practitioner
@@ -7,6 +8,16 @@ class ConnectionStatus(models.TextChoices):
     UNTESTED = "untested", "Not tested"
     CONNECTED = "connected", "Connected"
     FAILING = "failing", "Failing"
+
+
+class FailureKind(models.TextChoices):
+    """Why a connection is failing: decides whether a later successful Zoom call may heal it."""
+
+    NONE = "", "None"
+    CREDENTIALS = "credentials", "Credentials refused"
+    SCOPES = "scopes", "Missing scopes"
+    USER = "user", "Zoom user not found"
+    OTHER = "other", "Other"
 
 
 class ZoomConnection(models.Model):
@@ -28,6 +39,11 @@ class ZoomConnection(models.Model):
     zoom_user_email = models.CharField(max_length=200, blank=True)
     zoom_user_type = models.PositiveSmallIntegerField(null=True, blank=True)  # 1 Basic, 2 Licensed
     missing_scopes = models.JSONField(default=list, blank=True)
+    failure_kind = models.CharField(max_length=12, choices=FailureKind.choices, blank=True, default="")
+    # The last test could not reach Zoom (outage, timeout, 429): said on the page; the status is left as it was.
+    last_test_problem = models.CharField(max_length=300, blank=True)
+    # Zoom's 100 creates+updates per host per UTC day were used up: no create for this Zoom user before then.
+    daily_limit_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -81,6 +97,20 @@ class ZoomMeeting(models.Model):
     # Set just before the create request goes out, cleared when its outcome is known: still set on a later
     # attempt means a worker died mid-request and the meeting may exist in Zoom.
     create_sent_at = models.DateTimeField(null=True, blank=True)
+    # Opaque (random, no client data), sent as the agenda "ref:<create_ref>" so a later attempt can find the
+    # meeting in the host's list instead of creating a second one.
+    create_ref = models.CharField(max_length=32, blank=True)
+    # An earlier create with this reference may have reached Zoom: look for it before creating.
+    maybe_created = models.BooleanField(default=False)
+    # The appointment it was made for, kept when the appointment lets go of it (R7, R8, R9), so the panel can say
+    # it is still to be deleted. An integer, not a key: telehealth does not depend on scheduling.
+    appointment_pk = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    # The last error cannot heal by itself (e.g. Zoom 3003, a revoked scope): a person must act.
+    needs_person = models.BooleanField(default=False)
+    # A person checked Zoom and took it off the Needs attention list.
+    attention_resolved_at = models.DateTimeField(null=True, blank=True)
+    attention_resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                              on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -99,6 +129,14 @@ class ZoomMeeting(models.Model):
         if len(digits) == 10:
             return f"{digits[:3]} {digits[3:6]} {digits[6:]}"
         return digits
+
+    @property
+    def agenda(self) -> str:
+        return f"ref:{self.create_ref}" if self.create_ref else ""
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state in (MeetingState.PENDING_CREATE, MeetingState.PENDING_DELETE)
 
     @property
     def is_live(self) -> bool:

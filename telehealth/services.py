@@ -1,16 +1,19 @@
-"""Zoom connections and meetings: the rules R1–R6, R9–R10, R17 and RELIABILITY.md 3–4.
+"""Zoom connections and meetings: the rules R1–R6, R9–R10, R17 and RELIABILITY.md 3–4, 26–28.
 
 Meetings are rows first: a service records what must happen (create, delete) inside the caller's
-transaction and asks for `meeting_sync` after commit, so no Zoom call ever runs inside a transaction.
-If Zoom fails transiently the row stays pending with a reason and a next attempt time, and the beat
-sweep (`meetings_reconcile`) retries it with backoff until it is done.
+transaction and queues `meeting_sync` on a Celery worker after commit, so no Zoom call runs inside a
+transaction or makes a web request wait. If Zoom fails transiently the row stays pending with a reason and a
+next attempt time (Zoom's Retry-After when it gives one), and the beat sweep (`meetings_reconcile`) retries
+it until it is done. What cannot heal by itself is flagged ``needs_person`` and listed under Needs attention.
 """
 
 import logging
 import random
-from datetime import datetime, timedelta
+import secrets
+from datetime import UTC, datetime, time, timedelta
 
 from django.contrib.auth.models import User
+from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -19,16 +22,19 @@ from practice.audit import audit_record
 from practice.errors import ApplicationError
 from practice.models import Practice, Practitioner
 from telehealth import crypto
-from telehealth.models import ConnectionStatus, MeetingState, ZoomConnection, ZoomMeeting
+from telehealth.models import ConnectionStatus, FailureKind, MeetingState, ZoomConnection, ZoomMeeting
 from telehealth.zoom import (
     MeetingRequest,
+    MeetingSettings,
     ZoomAuthError,
     ZoomClient,
     ZoomCredentials,
     ZoomError,
     ZoomNotFound,
+    ZoomRateLimited,
     ZoomScopeError,
-    ZoomTimeoutError,
+    ZoomTransientError,
+    credentials_problem,
     generate_passcode,
     missing_scopes,
     settings_differences,
@@ -39,25 +45,51 @@ logger = logging.getLogger(__name__)
 CLAIM_FOR = timedelta(minutes=2)
 # Seconds before the next attempt after a transient failure; the last one repeats.
 RETRY_DELAYS = (30, 60, 120, 300, 600, 1800, 3600)
+# A web request (Test connection, Start meeting) gives Zoom this long in all, token included (RELIABILITY.md 28).
+WEB_BUDGET_SECONDS = 2.0
+# After a create Zoom did not confirm, wait this long before looking for it in the host's list: Zoom may still be
+# making it.
+VERIFY_AFTER = timedelta(seconds=60)
+# Zoom refuses to delete a meeting in progress (3002): try again after this long.
+IN_PROGRESS_RETRY = timedelta(minutes=10)
+USER_NOT_FOUND_CODE = 1001
+MEETING_IN_PROGRESS_CODE = 3002
 
 
 # Connections (R1, R2) ---------------------------------------------------------------------------------------
 
-def zoom_client(connection: ZoomConnection) -> ZoomClient:
+def zoom_client(connection: ZoomConnection, *, budget: float | None = None) -> ZoomClient:
+    try:
+        secret = crypto.decrypt(connection.client_secret_encrypted)
+    except ImproperlyConfigured as exc:  # the keys changed under a stored secret: an admin must re-enter it
+        raise ZoomAuthError("The stored client secret cannot be decrypted with this server's keys. Enter the "
+                            "client secret again under Options → Zoom.") from exc
     return ZoomClient(ZoomCredentials(account_id=connection.account_id, client_id=connection.client_id,
-                                      client_secret=crypto.decrypt(connection.client_secret_encrypted)))
+                                      client_secret=secret), budget=budget)
 
 
 @transaction.atomic
 def connection_save(*, actor: User, practitioner: Practitioner, account_id: str, client_id: str,
                     client_secret: str, zoom_user: str) -> ZoomConnection:
-    """Create or change a connection; an empty ``client_secret`` keeps the stored one."""
+    """Create or change a connection; an empty ``client_secret`` keeps the stored one.
+
+    Credentials that can never work (non-ASCII, spaces, control characters) are refused here, so they are
+    never stored and later token requests never trip over them.
+    """
+    problem = credentials_problem(account_id=account_id, client_id=client_id, client_secret=client_secret)
+    if problem:
+        raise ApplicationError(problem, code="bad_credentials")
+    if not zoom_user.isprintable() or any(c.isspace() for c in zoom_user) or zoom_user.strip().lower() == "me":
+        raise ApplicationError("Enter the practitioner's Zoom email or user ID (no spaces; not 'me').",
+                               code="bad_zoom_user")
     connection = ZoomConnection.objects.filter(practitioner=practitioner).first()
     if connection is None and not client_secret:
         raise ApplicationError("Enter the client secret of the Zoom app.", code="secret_required")
     connection = connection or ZoomConnection(practitioner=practitioner)
     changed = [name for name, value in (("account_id", account_id), ("client_id", client_id),
                                         ("zoom_user", zoom_user)) if getattr(connection, name) != value]
+    if "zoom_user" in changed:
+        connection.daily_limit_until = None  # the limit is per Zoom user
     connection.account_id, connection.client_id, connection.zoom_user = account_id, client_id, zoom_user
     if client_secret:
         connection.client_secret_encrypted = crypto.encrypt(client_secret)
@@ -65,6 +97,7 @@ def connection_save(*, actor: User, practitioner: Practitioner, account_id: str,
     if changed:
         # New credentials are unproven until tested.
         connection.status, connection.status_reason = ConnectionStatus.UNTESTED, ""
+        connection.failure_kind, connection.last_test_problem = FailureKind.NONE, ""
         connection.status_since = timezone.now()
     connection.save()
     audit_record(actor=actor, action="zoom.credentials_changed", obj=connection,
@@ -72,27 +105,52 @@ def connection_save(*, actor: User, practitioner: Practitioner, account_id: str,
     return connection
 
 
-def _set_connection_status(connection: ZoomConnection, status: str, reason: str = "") -> None:
+def _set_connection_status(connection: ZoomConnection, status: str, reason: str = "",
+                           kind: str = FailureKind.NONE) -> None:
     if connection.status != status:
         connection.status_since = timezone.now()
     connection.status, connection.status_reason = status, reason[:300]
+    connection.failure_kind = kind if status == ConnectionStatus.FAILING else FailureKind.NONE
+
+
+def _failure_kind(exc: ZoomError) -> str:
+    if isinstance(exc, ZoomAuthError):
+        return FailureKind.CREDENTIALS
+    if isinstance(exc, ZoomScopeError):
+        return FailureKind.SCOPES
+    if isinstance(exc, ZoomNotFound) and exc.code == USER_NOT_FOUND_CODE:
+        return FailureKind.USER
+    return FailureKind.OTHER
 
 
 def connection_test(*, actor: User | None, connection: ZoomConnection) -> ZoomConnection:
-    """Get a token and the Zoom user (R2): name, email, plan and missing scopes, or why it failed."""
-    client = zoom_client(connection)
+    """Get a token and the Zoom user (R2): name, email, plan and missing scopes, or why it failed.
+
+    Only a permanent answer (credentials refused, a scope missing, the user unknown) marks the connection
+    failing. When Zoom cannot be reached (outage, timeout, 429, the token cache down) the status stays as it
+    was and ``last_test_problem`` says why the test could not run. Runs inside a web request: ~2 s at most.
+    """
     try:
+        client = zoom_client(connection, budget=WEB_BUDGET_SECONDS)
         user = client.get_user(connection.zoom_user)
-        missing = missing_scopes(client.granted_scopes())
+        granted = client.granted_scopes()
     except ZoomError as exc:
-        _set_connection_status(connection, ConnectionStatus.FAILING, exc.message)
-        outcome = f"failed: {exc.message}"
+        if exc.permanent:
+            _set_connection_status(connection, ConnectionStatus.FAILING, exc.message, _failure_kind(exc))
+            connection.last_test_problem = ""
+            outcome = f"failed: {exc.message}"
+        else:
+            connection.last_test_problem = f"Zoom could not be reached to test the connection: {exc.message}"[:300]
+            outcome = f"not completed, Zoom unreachable: {exc.message}"
     else:
+        missing = missing_scopes(granted)
         connection.zoom_user_name, connection.zoom_user_email = user.display_name, user.email
-        connection.zoom_user_type, connection.missing_scopes = user.type, missing
+        connection.zoom_user_type = user.type
+        connection.missing_scopes = missing + missing_scopes(granted, recommended=True)
+        connection.last_test_problem = ""
         if missing:
             _set_connection_status(connection, ConnectionStatus.FAILING,
-                                   "The Zoom app is missing scopes: " + ", ".join(missing))
+                                   "The Zoom app is missing scopes: " + ", ".join(missing), FailureKind.SCOPES)
         else:
             _set_connection_status(connection, ConnectionStatus.CONNECTED)
         outcome = "connected" if not missing else "missing scopes"
@@ -116,14 +174,101 @@ def connection_for_telehealth(practitioner: Practitioner) -> ZoomConnection:
     return connection
 
 
+def _heal(connection: ZoomConnection) -> None:
+    """A Zoom call just worked: a connection failing for a reason that call disproves works again.
+
+    A missing scope or refused credentials are left to a connection test: one successful call does not prove
+    every scope, and credentials are re-tested when an admin changes them.
+    """
+    healed = ZoomConnection.objects.filter(pk=connection.pk, status=ConnectionStatus.FAILING).exclude(
+        failure_kind__in=(FailureKind.SCOPES, FailureKind.CREDENTIALS),
+    ).update(status=ConnectionStatus.CONNECTED, status_reason="", failure_kind=FailureKind.NONE,
+             status_since=timezone.now())
+    if healed:
+        audit_record(actor=None, action="zoom.connection_healed", obj=connection,
+                     summary=f"Zoom connection of {connection.practitioner} works again")
+
+
+def _configuration_problem(connection: ZoomConnection | None, exc: ZoomError) -> None:
+    """Bad credentials, a missing scope or a Zoom user gone: an admin must act; show it on the Zoom page."""
+    kind = _failure_kind(exc)
+    if connection is not None and kind != FailureKind.OTHER:
+        _set_connection_status(connection, ConnectionStatus.FAILING, exc.message, kind)
+        connection.save(update_fields=["status", "status_reason", "status_since", "failure_kind", "updated_at"])
+
+
+def _note_missing_list_scope(connection: ZoomConnection) -> None:
+    """The list call was refused for a scope: name it on the Zoom page (Missing scopes)."""
+    need = missing_scopes(set(), recommended=True)
+    current = list(connection.missing_scopes or [])
+    for scope in need:
+        if scope not in current:
+            current.append(scope)
+    ZoomConnection.objects.filter(pk=connection.pk).update(missing_scopes=current)
+
+
+# Daily limit (Zoom: 100 creates + updates per host user per UTC day) -----------------------------------------
+
+def _next_utc_midnight(now: datetime) -> datetime:
+    tomorrow = now.astimezone(UTC).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(0), tzinfo=UTC)
+
+
+def practice_time(moment: datetime) -> str:
+    """A moment as staff read it: in the practice's time zone, e.g. "11:00 Sun 29 Nov"."""
+    local = timezone.localtime(moment, Practice.load().zone)
+    return f"{local:%H:%M %a %d %b}"
+
+
+def _daily_limit_message(until: datetime) -> str:
+    return (f"Zoom's daily limit of 100 meeting creates and updates for this Zoom user is used up. It resets at "
+            f"00:00 UTC ({practice_time(until)} practice time); the meeting will be created then.")
+
+
+def _hold_host(meeting: ZoomMeeting, exc: ZoomRateLimited) -> datetime:
+    """No create for this Zoom user before the reset: on its connections, and on its other pending meetings."""
+    now = timezone.now()
+    until = _next_utc_midnight(now)
+    if exc.retry_after is not None:
+        until = max(until, now + timedelta(seconds=exc.retry_after))
+    ZoomConnection.objects.filter(zoom_user__iexact=meeting.host_user).update(daily_limit_until=until)
+    ZoomMeeting.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=until),
+        host_user__iexact=meeting.host_user, state=MeetingState.PENDING_CREATE, starts_at__gt=until,
+    ).exclude(pk=meeting.pk).update(next_attempt_at=until + _jitter(), last_error=_daily_limit_message(until)[:300])
+    audit_record(actor=None, action="zoom.daily_limit_reached", obj=meeting,
+                 summary=f"Zoom daily limit for {meeting.host_user}: no creates until {until:%Y-%m-%d %H:%M} UTC")
+    return until
+
+
+def _jitter() -> timedelta:
+    # Spread the creates held until 00:00 UTC so they don't all hit Zoom's per-second limit together.
+    return timedelta(seconds=random.uniform(5, 120))  # noqa: S311 - jitter, not security
+
+
 # Meetings (R4–R6, R9, R10, R17) -----------------------------------------------------------------------------
+
+def _queue_sync(meeting_pk: int) -> None:
+    """Hand the Zoom work to a worker. A broker outage must not break the booking: the sweep finds the row."""
+    from telehealth.tasks import meeting_sync_task  # tasks imports this module
+
+    try:
+        meeting_sync_task.delay(meeting_pk)
+    except Exception:  # noqa: BLE001 - kombu/redis raise many types; the row stays due either way
+        logger.warning("Could not queue Zoom work for meeting %s; the reconcile sweep will do it", meeting_pk,
+                       exc_info=True)
+
 
 def meeting_plan(*, practitioner: Practitioner, starts_at: datetime, duration: int,
                  replacing: bool = False) -> ZoomMeeting:
-    """Record a meeting to create for this time; Zoom is called after the caller's transaction commits.
+    """Record a meeting to create for this time; a worker calls Zoom after the caller's transaction commits.
 
     Ticking Telehealth needs a working connection. ``replacing`` a meeting (R7) does not: the move is saved
     whatever state the connection is in, and the new meeting shows why Zoom could not make it.
+
+    If an earlier meeting for the same practitioner and time may exist in Zoom (Zoom never confirmed its
+    create) and is being let go, the new one takes over its reference: the worker looks for it in Zoom and
+    adopts it instead of making a second meeting.
     """
     if starts_at <= timezone.now():
         raise ApplicationError("Telehealth meetings can only be made for future times. Choose a later time or "
@@ -133,27 +278,61 @@ def meeting_plan(*, practitioner: Practitioner, starts_at: datetime, duration: i
     else:
         connection = connection_for_telehealth(practitioner)
     practice = Practice.load()
+    now = timezone.now()
+    create_ref, maybe_created = secrets.token_hex(8), False
+    unconfirmed = ZoomMeeting.objects.filter(
+        Q(maybe_created=True) | Q(create_sent_at__isnull=False),
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+        practitioner=practitioner, host_user=connection.zoom_user if connection else "", starts_at=starts_at,
+        duration=duration, zoom_id=None, state=MeetingState.PENDING_DELETE,
+    ).exclude(create_ref="").first()
+    if unconfirmed is not None and ZoomMeeting.objects.filter(
+            pk=unconfirmed.pk, state=MeetingState.PENDING_DELETE, zoom_id=None).update(
+            state=MeetingState.DELETED, next_attempt_at=None, last_error="Handed over to the new meeting."):
+        create_ref, maybe_created = unconfirmed.create_ref, True
     meeting = ZoomMeeting.objects.create(
         practitioner=practitioner, host_user=connection.zoom_user if connection else "",
         # The topic goes to Zoom: no client name or clinical details in it.
         topic=f"Telehealth appointment - {practice.name}"[:200],
         starts_at=starts_at, duration=duration, timezone=practice.time_zone, passcode=generate_passcode(),
+        create_ref=create_ref, maybe_created=maybe_created,
     )
-    transaction.on_commit(lambda: meeting_sync(meeting_pk=meeting.pk), robust=True)
+    transaction.on_commit(lambda: _queue_sync(meeting.pk), robust=True)
     return meeting
 
 
+def _appointment_pk_of(meeting: ZoomMeeting) -> int | None:
+    # Read through the reverse relation scheduling declares (by name, without importing scheduling).
+    try:
+        return ZoomMeeting.objects.filter(pk=meeting.pk).values_list("appointment__pk", flat=True).first()
+    except FieldError:
+        return None
+
+
 def meeting_discard(*, meeting: ZoomMeeting) -> None:
-    """The meeting is no longer wanted: delete it from Zoom after commit, and keep trying until it's gone."""
+    """The meeting is no longer wanted: delete it from Zoom after commit, and keep trying until it's gone.
+
+    Called while the appointment still points at the meeting, so the row remembers its appointment even after
+    the appointment lets go of it (R7, R8, R9) and the panel can say it is still to be deleted.
+    """
     if meeting.state in (MeetingState.DELETED, MeetingState.PENDING_DELETE):
         return
-    never_created = meeting.zoom_id is None and not (meeting.claimed_until and meeting.claimed_until > timezone.now())
-    if meeting.state == MeetingState.FAILED or (meeting.state == MeetingState.PENDING_CREATE and never_created):
-        ZoomMeeting.objects.filter(pk=meeting.pk).update(state=MeetingState.DELETED, next_attempt_at=None)
+    now = timezone.now()
+    appointment_pk = meeting.appointment_pk or _appointment_pk_of(meeting)
+    in_flight = bool(meeting.claimed_until and meeting.claimed_until > now)
+    unconfirmed = meeting.maybe_created or meeting.create_sent_at is not None
+    never_created = meeting.zoom_id is None and not in_flight and not unconfirmed
+    if (meeting.state == MeetingState.FAILED and not unconfirmed) or (
+            meeting.state == MeetingState.PENDING_CREATE and never_created):
+        ZoomMeeting.objects.filter(pk=meeting.pk).update(state=MeetingState.DELETED, next_attempt_at=None,
+                                                         appointment_pk=appointment_pk)
         return
-    # A create in flight sees this state when it records its result, and deletes what it made.
-    ZoomMeeting.objects.filter(pk=meeting.pk).update(state=MeetingState.PENDING_DELETE, next_attempt_at=timezone.now())
-    transaction.on_commit(lambda: meeting_sync(meeting_pk=meeting.pk), robust=True)
+    # A create in flight sees this state when it records its result, and deletes what it made; an unconfirmed
+    # create is looked for in Zoom (by its reference) and deleted if found.
+    ZoomMeeting.objects.filter(pk=meeting.pk).update(
+        state=MeetingState.PENDING_DELETE, next_attempt_at=now, appointment_pk=appointment_pk,
+        last_error="", needs_person=False, attention_resolved_at=None, attention_resolved_by=None)
+    transaction.on_commit(lambda: _queue_sync(meeting.pk), robust=True)
 
 
 def _claim(meeting_pk: int) -> ZoomMeeting | None:
@@ -166,21 +345,24 @@ def _claim(meeting_pk: int) -> ZoomMeeting | None:
     return ZoomMeeting.objects.select_related("practitioner").get(pk=meeting_pk) if claimed else None
 
 
-def _retry_later(meeting: ZoomMeeting, reason: str) -> None:
-    delay = RETRY_DELAYS[min(meeting.attempts, len(RETRY_DELAYS) - 1)] * random.uniform(0.8, 1.2)  # noqa: S311 - jitter
+def _backoff(meeting: ZoomMeeting) -> datetime:
+    delay = RETRY_DELAYS[min(meeting.attempts, len(RETRY_DELAYS) - 1)] * random.uniform(0.8, 1.2)  # noqa: S311
+    return timezone.now() + timedelta(seconds=delay)
+
+
+def _retry_at(meeting: ZoomMeeting, exc: ZoomError) -> datetime:
+    """When to try again: Zoom's Retry-After when it gave one (a little later, never earlier), else backoff."""
+    if isinstance(exc, ZoomRateLimited) and exc.retry_after is not None:
+        return timezone.now() + timedelta(seconds=exc.retry_after * random.uniform(1.0, 1.1) + 1)  # noqa: S311
+    return _backoff(meeting)
+
+
+def _retry_later(meeting: ZoomMeeting, reason: str, *, at: datetime | None = None,
+                 needs_person: bool = False) -> None:
     ZoomMeeting.objects.filter(pk=meeting.pk).update(
         attempts=meeting.attempts + 1, last_error=reason[:300], claimed_until=None,
-        next_attempt_at=timezone.now() + timedelta(seconds=delay),
+        next_attempt_at=at or _backoff(meeting), needs_person=needs_person,
     )
-
-
-def _configuration_problem(meeting: ZoomMeeting, exc: ZoomError) -> None:
-    """Bad credentials, a missing scope or a Zoom user gone: an admin must act; show it on the Zoom page."""
-    if isinstance(exc, ZoomAuthError | ZoomScopeError) or (isinstance(exc, ZoomNotFound) and exc.code == 1001):
-        connection = ZoomConnection.objects.filter(practitioner=meeting.practitioner).first()
-        if connection is not None:
-            _set_connection_status(connection, ConnectionStatus.FAILING, exc.message)
-            connection.save(update_fields=["status", "status_reason", "status_since"])
 
 
 def meeting_sync(*, meeting_pk: int) -> None:
@@ -188,52 +370,111 @@ def meeting_sync(*, meeting_pk: int) -> None:
     meeting = _claim(meeting_pk)
     if meeting is None:
         return
+    try:
+        _sync_claimed(meeting)
+    except Exception:
+        # Whatever broke, the row must not stay claimed and silent: it is retried and says so.
+        logger.exception("Zoom work for meeting %s stopped unexpectedly", meeting_pk)
+        _retry_later(meeting, "An unexpected error stopped the Zoom request; it will be retried automatically.")
+
+
+def _sync_claimed(meeting: ZoomMeeting) -> None:
+    if meeting.appointment_pk is None and (appointment_pk := _appointment_pk_of(meeting)):
+        ZoomMeeting.objects.filter(pk=meeting.pk).update(appointment_pk=appointment_pk)
+        meeting.appointment_pk = appointment_pk
     connection = ZoomConnection.objects.filter(practitioner=meeting.practitioner).first()
     if connection is None:
         problem = ZoomError("The practitioner has no Zoom connection.", permanent=True)
         if meeting.state == MeetingState.PENDING_CREATE:
-            _create_failed(meeting, problem)
-        else:
-            _retry_later(meeting, problem.message)  # until an admin reconnects: the meeting must still go
+            _create_failed(meeting, problem, None)
+        else:  # until an admin reconnects: the meeting must still go
+            _retry_later(meeting, problem.message, at=timezone.now() + timedelta(hours=1), needs_person=True)
         return
-    client = zoom_client(connection)
     if meeting.state == MeetingState.PENDING_CREATE:
-        _create(meeting, client)
+        _create(meeting, connection)
     else:
-        _delete(meeting, client)
+        _delete(meeting, connection)
 
 
-MAYBE_CREATED = ("Zoom did not confirm the meeting, so it may or may not exist in Zoom. Check the practitioner's "
-                 "Zoom account, then try again.")
+NO_LIST_SCOPE = ("Zoom did not confirm an earlier request to create this meeting, and the Zoom app lacks the scope to "
+                 "list the practitioner's meetings (meeting:read:admin or meeting:read:list_meetings:admin), so the "
+                 "app cannot check whether it exists. Look in the practitioner's Zoom account for a meeting at this "
+                 "time and delete any you find, then press Try again.")
 
 
-def _create(meeting: ZoomMeeting, client: ZoomClient) -> None:
-    if meeting.create_sent_at is not None:
-        # An earlier attempt sent the create and never recorded what happened: never create blindly again.
-        _create_failed(meeting, ZoomError(MAYBE_CREATED, permanent=True))
+def _create(meeting: ZoomMeeting, connection: ZoomConnection) -> None:
+    now = timezone.now()
+    hold = connection.daily_limit_until
+    if hold is not None and hold > now:
+        _daily_limit_hold(meeting, hold)
         return
-    request = MeetingRequest(topic=meeting.topic, start_time=meeting.starts_at, duration=meeting.duration,
-                             timezone=meeting.timezone, password=meeting.passcode)
-    ZoomMeeting.objects.filter(pk=meeting.pk).update(create_sent_at=timezone.now())
     try:
-        created = client.create_meeting(meeting.host_user, request)
+        client = zoom_client(connection)
     except ZoomError as exc:
-        if isinstance(exc, ZoomTimeoutError):
-            # Zoom may have made the meeting: tell a person instead of creating it again.
-            exc = ZoomError(MAYBE_CREATED, permanent=True)
-        else:
-            ZoomMeeting.objects.filter(pk=meeting.pk).update(create_sent_at=None)
-        _create_failed(meeting, exc)
+        _create_failed(meeting, exc, connection)
         return
-    _record_created(meeting, client, created)
+    if meeting.maybe_created or meeting.create_sent_at is not None:
+        # An earlier create may have reached Zoom (no answer, or the worker died mid-request): find it first.
+        try:
+            found = client.find_meeting_by_agenda(meeting.host_user, meeting.agenda)
+        except ZoomScopeError:
+            _note_missing_list_scope(connection)
+            # A person checks instead; their "Try again" then creates without looking (the reference is dropped).
+            ZoomMeeting.objects.filter(pk=meeting.pk).update(maybe_created=False, create_sent_at=None)
+            _create_failed(meeting, ZoomError(NO_LIST_SCOPE, permanent=True), None)
+            return
+        except ZoomError as exc:
+            _create_failed(meeting, exc, connection)
+            return
+        if found is not None:
+            _record_created(meeting, client, connection, zoom_id=found.id, join_url=found.join_url,
+                            password=meeting.passcode, adopted=True)
+            return
+        ZoomMeeting.objects.filter(pk=meeting.pk).update(maybe_created=False, create_sent_at=None)
+    request = MeetingRequest(topic=meeting.topic, start_time=meeting.starts_at, duration=meeting.duration,
+                             timezone=meeting.timezone, password=meeting.passcode, agenda=meeting.agenda)
+
+    def sending() -> None:
+        # Only now may the meeting exist in Zoom: a token or cache failure before this sent nothing.
+        ZoomMeeting.objects.filter(pk=meeting.pk).update(create_sent_at=timezone.now())
+
+    try:
+        created = client.create_meeting(meeting.host_user, request, on_send=sending)
+    except ZoomError as exc:
+        if exc.maybe_applied:
+            ZoomMeeting.objects.filter(pk=meeting.pk).update(maybe_created=True, create_sent_at=None)
+            reason = (f"Zoom did not confirm the meeting ({exc.message}) It may exist in Zoom, so before trying "
+                      "again the app looks for it among the practitioner's Zoom meetings and uses it if it is there.")
+            _retry_later(meeting, reason, at=timezone.now() + VERIFY_AFTER)
+            audit_record(actor=None, action="zoom.meeting_create_unconfirmed", obj=meeting, summary=reason)
+            return
+        ZoomMeeting.objects.filter(pk=meeting.pk).update(create_sent_at=None)
+        _create_failed(meeting, exc, connection)
+        return
+    _record_created(meeting, client, connection, zoom_id=created.id, join_url=created.join_url,
+                    password=created.password or meeting.passcode, fallback=created.settings)
 
 
-def _create_failed(meeting: ZoomMeeting, exc: ZoomError) -> None:
-    if not exc.permanent:
-        _retry_later(meeting, exc.message)
+def _daily_limit_hold(meeting: ZoomMeeting, until: datetime) -> None:
+    if until >= meeting.starts_at:
+        _create_failed(meeting, ZoomError(
+            f"Zoom's daily limit of 100 meeting creates and updates for this Zoom user is used up until "
+            f"{practice_time(until)} (00:00 UTC), after this appointment starts, so no meeting can be made in "
+            "time. Use another Zoom user or a phone call.", permanent=True), None)
+        return
+    _retry_later(meeting, _daily_limit_message(until), at=until + _jitter())
+
+
+def _create_failed(meeting: ZoomMeeting, exc: ZoomError, connection: ZoomConnection | None) -> None:
+    if isinstance(exc, ZoomRateLimited) and exc.daily_limit:
+        _daily_limit_hold(meeting, _hold_host(meeting, exc))
         audit_record(actor=None, action="zoom.meeting_create_retrying", obj=meeting, summary=exc.message)
         return
-    _configuration_problem(meeting, exc)
+    if not exc.permanent:
+        _retry_later(meeting, exc.message, at=_retry_at(meeting, exc))
+        audit_record(actor=None, action="zoom.meeting_create_retrying", obj=meeting, summary=exc.message)
+        return
+    _configuration_problem(connection, exc)
     ZoomMeeting.objects.filter(pk=meeting.pk, state=MeetingState.PENDING_CREATE).update(
         state=MeetingState.FAILED, last_error=exc.message[:300], claimed_until=None, next_attempt_at=None)
     ZoomMeeting.objects.filter(pk=meeting.pk, state=MeetingState.PENDING_DELETE, zoom_id=None).update(
@@ -241,53 +482,111 @@ def _create_failed(meeting: ZoomMeeting, exc: ZoomError) -> None:
     audit_record(actor=None, action="zoom.meeting_create_failed", obj=meeting, summary=exc.message)
 
 
-def _record_created(meeting: ZoomMeeting, client: ZoomClient, created) -> None:
+def _record_created(meeting: ZoomMeeting, client: ZoomClient, connection: ZoomConnection, *, zoom_id: int,
+                    join_url: str, password: str, fallback: MeetingSettings | None = None,
+                    adopted: bool = False) -> None:
     # R4: read the meeting back and compare Zoom's effective settings with the defaults.
+    applied = fallback or MeetingSettings.from_api({})
     try:
-        applied = client.get_meeting(created.id).settings
+        read_back = client.get_meeting(zoom_id)
+        applied, join_url, password = read_back.settings, read_back.join_url or join_url, read_back.password or password
     except ZoomError:
-        applied = created.settings
-    ZoomMeeting.objects.filter(pk=meeting.pk).update(zoom_id=created.id, create_sent_at=None)
+        pass
+    ZoomMeeting.objects.filter(pk=meeting.pk).update(zoom_id=zoom_id, create_sent_at=None, maybe_created=False)
     recorded = ZoomMeeting.objects.filter(pk=meeting.pk, state=MeetingState.PENDING_CREATE).update(
-        state=MeetingState.ACTIVE, join_url=created.join_url,
-        passcode=created.password or meeting.passcode, settings_applied=applied.as_dict(),
+        state=MeetingState.ACTIVE, join_url=join_url, passcode=password, settings_applied=applied.as_dict(),
         settings_warnings=settings_differences(applied), last_error="", claimed_until=None, next_attempt_at=None,
+        needs_person=False,
     )
-    audit_record(actor=None, action="zoom.meeting_created", obj=meeting, summary=f"Zoom meeting {created.id} created",
-                 changes={"zoom_id": created.id})
+    ZoomConnection.objects.filter(pk=connection.pk).update(daily_limit_until=None)  # Zoom took a create
+    _heal(connection)
+    verb = "found in Zoom and used (an earlier create was not confirmed)" if adopted else "created"
+    audit_record(actor=None, action="zoom.meeting_adopted" if adopted else "zoom.meeting_created", obj=meeting,
+                 summary=f"Zoom meeting {zoom_id} {verb}", changes={"zoom_id": zoom_id})
     if not recorded:
         # Deleted while Zoom was creating it: delete what was made.
         ZoomMeeting.objects.filter(pk=meeting.pk).update(claimed_until=None)
         meeting.refresh_from_db()
-        _delete(meeting, client)
+        _delete(meeting, connection)
 
 
-def _delete(meeting: ZoomMeeting, client: ZoomClient) -> None:
-    if meeting.zoom_id is None:
+# Zoom error codes that mean this delete cannot succeed as things are (ZOOM.md): a person must look.
+PERMANENT_DELETE_CODES = frozenset({3000, 3003, 3007})
+
+
+def _delete(meeting: ZoomMeeting, connection: ZoomConnection) -> None:
+    try:
+        client = zoom_client(connection)
+    except ZoomError as exc:
+        _delete_problem(meeting, exc, connection)
+        return
+    zoom_id = meeting.zoom_id
+    if zoom_id is None and meeting.create_ref and (meeting.maybe_created or meeting.create_sent_at is not None):
+        # Zoom never confirmed the create: if the meeting exists, find it by its reference and delete it.
+        try:
+            found = client.find_meeting_by_agenda(meeting.host_user, meeting.agenda)
+        except ZoomScopeError:
+            _note_missing_list_scope(connection)
+            reason = NO_LIST_SCOPE.replace("then press Try again.", "then mark this resolved.")
+            ZoomMeeting.objects.filter(pk=meeting.pk).update(
+                attempts=meeting.attempts + 1, last_error=reason[:300], claimed_until=None, next_attempt_at=None,
+                needs_person=True)
+            audit_record(actor=None, action="zoom.meeting_delete_retrying", obj=meeting, summary=reason)
+            return
+        except ZoomError as exc:
+            _delete_problem(meeting, exc, connection)
+            return
+        zoom_id = found.id if found is not None else None
+        ZoomMeeting.objects.filter(pk=meeting.pk).update(zoom_id=zoom_id, maybe_created=False, create_sent_at=None)
+    if zoom_id is None:
         ZoomMeeting.objects.filter(pk=meeting.pk).update(state=MeetingState.DELETED, claimed_until=None,
-                                                         next_attempt_at=None)
+                                                         next_attempt_at=None, last_error="", needs_person=False)
         return
     try:
-        client.delete_meeting(meeting.zoom_id)  # Zoom's "not found" counts as deleted
+        client.delete_meeting(zoom_id)  # Zoom's "not found" counts as deleted
     except ZoomError as exc:
-        # Even a permanent error (credentials revoked) is retried: an admin may fix it, and the meeting
-        # must not be left behind in Zoom.
-        _configuration_problem(meeting, exc)
-        _retry_later(meeting, exc.message)
-        audit_record(actor=None, action="zoom.meeting_delete_retrying", obj=meeting, summary=exc.message)
+        _delete_problem(meeting, exc, connection)
         return
     ZoomMeeting.objects.filter(pk=meeting.pk).update(state=MeetingState.DELETED, last_error="", claimed_until=None,
-                                                     next_attempt_at=None)
-    audit_record(actor=None, action="zoom.meeting_deleted", obj=meeting,
-                 summary=f"Zoom meeting {meeting.zoom_id} deleted")
+                                                     next_attempt_at=None, needs_person=False)
+    _heal(connection)
+    audit_record(actor=None, action="zoom.meeting_deleted", obj=meeting, summary=f"Zoom meeting {zoom_id} deleted")
+
+
+def _delete_problem(meeting: ZoomMeeting, exc: ZoomError, connection: ZoomConnection) -> None:
+    """A delete did not happen: say why on the row, and retry only what can succeed later (RELIABILITY.md 26)."""
+    now = timezone.now()
+    if exc.code == MEETING_IN_PROGRESS_CODE:
+        # The meeting is running; Zoom deletes it once it has ended. Retried, and shown as not yet deleted.
+        reason = (f"Zoom will not delete a meeting while it is in progress ({exc.message}). It will be deleted "
+                  "after it ends.")
+        _retry_later(meeting, reason, at=now + IN_PROGRESS_RETRY)
+    elif not exc.permanent:
+        _retry_later(meeting, exc.message, at=_retry_at(meeting, exc))
+    elif _failure_kind(exc) != FailureKind.OTHER:
+        # Credentials, scope or user: fixable by an admin under Options → Zoom, after which this succeeds.
+        _configuration_problem(connection, exc)
+        _retry_later(meeting, f"{exc.message} An admin must fix the Zoom connection; retrying every hour.",
+                     at=now + timedelta(hours=1), needs_person=True)
+    else:
+        # 3000/3003/3007 and other refusals: retrying cannot help. Kept pending (it may still be in Zoom) and
+        # listed under Needs attention until a person retries or marks it resolved.
+        reason = f"Zoom refused to delete the meeting: {exc.message} Check it in the practitioner's Zoom account."
+        ZoomMeeting.objects.filter(pk=meeting.pk).update(
+            attempts=meeting.attempts + 1, last_error=reason[:300], claimed_until=None, next_attempt_at=None,
+            needs_person=True)
+    audit_record(actor=None, action="zoom.meeting_delete_retrying", obj=meeting, summary=exc.message)
 
 
 def meetings_reconcile() -> int:
-    """The beat sweep: every pending create or delete whose next attempt is due. Returns how many ran."""
+    """The beat sweep: every pending create or delete whose next attempt is due. Returns how many ran.
+
+    Rows stopped for a person (``needs_person`` without a next attempt) wait for "Retry now".
+    """
     due = ZoomMeeting.objects.filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()),
         state__in=(MeetingState.PENDING_CREATE, MeetingState.PENDING_DELETE),
-    ).values_list("pk", flat=True)
+    ).exclude(needs_person=True, next_attempt_at__isnull=True).values_list("pk", flat=True)
     count = 0
     for pk in list(due[:200]):
         meeting_sync(meeting_pk=pk)
@@ -296,17 +595,76 @@ def meetings_reconcile() -> int:
 
 
 def meeting_start_url(*, actor: User, meeting: ZoomMeeting) -> str:
-    """A fresh host link from Zoom (it expires after 2 hours): never stored, never logged (R17)."""
+    """A fresh host link from Zoom (it expires after 2 hours): never stored, never logged (R17).
+
+    Runs in the web request, so Zoom gets ~2 s in all; a slow Zoom is a clear "try again" message.
+    """
     if meeting.state != MeetingState.ACTIVE or meeting.zoom_id is None:
         raise ApplicationError("This Zoom meeting is not ready yet.", code="not_ready")
     connection = ZoomConnection.objects.filter(practitioner=meeting.practitioner).first()
     if connection is None:
         raise ApplicationError("The practitioner has no Zoom connection.", code="no_zoom")
     try:
-        start_url = zoom_client(connection).get_meeting(meeting.zoom_id).start_url
+        start_url = zoom_client(connection, budget=WEB_BUDGET_SECONDS).get_meeting(meeting.zoom_id).start_url
     except ZoomError as exc:
         audit_record(actor=actor, action="zoom.host_link_failed", obj=meeting, summary=exc.message)
+        if isinstance(exc, ZoomTransientError) or not exc.permanent:
+            raise ApplicationError(f"Zoom did not give a start link in time: {exc.message} Try Start meeting again "
+                                   "in a moment.", code="zoom_unavailable") from exc
         raise ApplicationError(f"Zoom did not give a start link: {exc.message}", code="zoom") from exc
+    _heal(connection)
     audit_record(actor=actor, action="zoom.host_link_opened", obj=meeting,
                  summary=f"Host link of Zoom meeting {meeting.zoom_id} opened")
     return start_url
+
+
+# Needs attention ----------------------------------------------------------------------------------------------
+
+@transaction.atomic
+def meeting_retry_now(*, actor: User, meeting: ZoomMeeting) -> ZoomMeeting:
+    """A pending create or delete: make its next attempt now and queue it for a worker (audited).
+
+    Raises ApplicationError for a meeting that is not pending (a failed create is retried with the
+    appointment's "Try again", scheduling's ``appointment_telehealth_add``), and for a create held by Zoom's
+    daily limit (nothing can help before the reset). The row comes back to the list if the attempt fails.
+    """
+    meeting = ZoomMeeting.objects.select_for_update().get(pk=meeting.pk)
+    if not meeting.is_pending:
+        raise ApplicationError("Only a Zoom meeting still being created or deleted can be retried now. For a "
+                               "failed meeting use Try again on the appointment.", code="not_pending")
+    if meeting.state == MeetingState.PENDING_CREATE:
+        connection = ZoomConnection.objects.filter(practitioner=meeting.practitioner).first()
+        hold = connection.daily_limit_until if connection else None
+        if hold is not None and hold > timezone.now():
+            raise ApplicationError(_daily_limit_message(hold), code="daily_limit")
+    ZoomMeeting.objects.filter(pk=meeting.pk).update(next_attempt_at=timezone.now(), attention_resolved_at=None,
+                                                     attention_resolved_by=None)
+    audit_record(actor=actor, action="zoom.meeting_retry_now", obj=meeting,
+                 summary=f"Zoom {'delete' if meeting.state == MeetingState.PENDING_DELETE else 'create'} "
+                         "retried now by a person")
+    transaction.on_commit(lambda: _queue_sync(meeting.pk), robust=True)
+    meeting.refresh_from_db()
+    return meeting
+
+
+@transaction.atomic
+def meeting_mark_resolved(*, actor: User, meeting: ZoomMeeting) -> ZoomMeeting:
+    """A person checked the meeting in Zoom: it leaves the Needs attention list (audited).
+
+    A delete still pending is taken as done in Zoom by that person and stops being retried (DELETED); a failed
+    or pending create keeps its state (the appointment panel still shows it) but is no longer listed.
+    """
+    meeting = ZoomMeeting.objects.select_for_update().get(pk=meeting.pk)
+    if meeting.attention_resolved_at is not None:
+        return meeting
+    now = timezone.now()
+    changes: dict = {"attention_resolved_at": now, "attention_resolved_by": actor}
+    if meeting.state == MeetingState.PENDING_DELETE:
+        changes |= {"state": MeetingState.DELETED, "next_attempt_at": None, "needs_person": False,
+                    "last_error": f"Marked as deleted in Zoom by {actor.get_full_name() or actor.username}."[:300]}
+    ZoomMeeting.objects.filter(pk=meeting.pk).update(**changes)
+    audit_record(actor=actor, action="zoom.meeting_resolved", obj=meeting,
+                 summary=f"Zoom meeting problem marked resolved ({meeting.get_state_display().lower()}: "
+                         f"{meeting.last_error})"[:255])
+    meeting.refresh_from_db()
+    return meeting

@@ -56,7 +56,11 @@ def zoom_connection_test(request: AuthedRequest, practitioner_pk: int) -> HttpRe
 
 
 def _report_test(request: AuthedRequest, connection: ZoomConnection) -> None:
-    if connection.is_connected:
+    if connection.last_test_problem:
+        # Zoom (or the token cache) could not be reached: nothing was learnt about the credentials.
+        messages.warning(request, f"{connection.last_test_problem} The connection's status is unchanged "
+                                  f"({connection.get_status_display()}); test again in a moment.")
+    elif connection.is_connected:
         messages.success(request, f"Connected to Zoom as {connection.zoom_user_name} ({connection.zoom_user_email}), "
                                   f"{connection.plan} plan.")
     else:

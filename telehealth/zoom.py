@@ -99,6 +99,21 @@ class ZoomTimeoutError(ZoomTransientError):
     maybe_applied = True
 
 
+def credentials_problem(*, account_id: str, client_id: str, client_secret: str) -> str:
+    """Why these can never be a Zoom app's credentials, or "".
+
+    Zoom issues account IDs, client IDs and secrets as plain ASCII letters, digits and a few marks; the token
+    request sends ``client_id:client_secret`` in an HTTP Basic header, which cannot carry other characters.
+    """
+    for label, value in (("account ID", account_id), ("client ID", client_id), ("client secret", client_secret)):
+        if not value.isascii() or not value.isprintable() or any(c.isspace() for c in value):
+            return (f"The {label} contains characters Zoom credentials never have (only letters, digits and "
+                    "punctuation, no spaces). Copy it again from the Zoom app's App credentials page.")
+        if label == "client ID" and ":" in value:  # Basic auth splits at the first colon
+            return "The client ID cannot contain a colon. Copy it again from the Zoom app's App credentials page."
+    return ""
+
+
 # Values ---------------------------------------------------------------------------------------------------------
 
 
@@ -211,12 +226,32 @@ _PASSCODE_PATTERN = re.compile(r"[A-Za-z0-9@\-_*]{1,10}")
 
 
 @dataclass(frozen=True)
+class ListedMeeting:
+    """One meeting of a host's list (GET /users/{userId}/meetings): enough to recognise one we made."""
+
+    id: int
+    agenda: str
+    topic: str
+    start_time: datetime | None
+    duration: int | None
+    join_url: str
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> ListedMeeting:
+        return cls(id=int(data["id"]), agenda=_str(data.get("agenda")), topic=_str(data.get("topic")),
+                   start_time=_parse_time(data.get("start_time")), duration=_opt_int(data.get("duration")),
+                   join_url=_str(data.get("join_url")))
+
+
+@dataclass(frozen=True)
 class MeetingRequest:
     topic: str
     start_time: datetime
     duration: int
     timezone: str
     password: str
+    # An opaque reference (never client data) that lets a later attempt find this meeting in the host's list.
+    agenda: str = ""
 
     def __post_init__(self) -> None:
         # Checked here so a bad request fails in our code, not as a Zoom 300 after a network round trip.
@@ -226,6 +261,8 @@ class MeetingRequest:
             raise ValueError("Zoom topics are at most 200 characters.")
         if not _PASSCODE_PATTERN.fullmatch(self.password):
             raise ValueError("A Zoom passcode is 1 to 10 characters from A-Z, a-z, 0-9, @, -, _ and *.")
+        if len(self.agenda) > 200:  # Zoom allows 2000, but lists show only the first 250: keep it findable
+            raise ValueError("The agenda carries a short reference only.")
 
     def body(self) -> dict[str, Any]:
         return {
@@ -236,7 +273,7 @@ class MeetingRequest:
             "duration": self.duration,
             "timezone": self.timezone,
             "password": self.password,
-            "agenda": "",  # clinical details stay out of Zoom
+            "agenda": self.agenda,  # a reference only: clinical details stay out of Zoom
             "settings": dict(SECURITY_DEFAULTS),
         }
 
@@ -286,11 +323,22 @@ REQUIRED_SCOPES: dict[str, tuple[str, ...]] = {
 }
 
 
-def missing_scopes(granted: set[str]) -> list[str]:
-    """Readable names of the needs that no granted scope satisfies, e.g. for the "Test connection" page."""
+# Not needed for telehealth to work, but without it a create Zoom did not confirm cannot be looked for (and adopted
+# instead of made twice): shown on the Zoom page, without failing the connection.
+RECOMMENDED_SCOPES: dict[str, tuple[str, ...]] = {
+    "list meetings": ("meeting:read:admin", "meeting:read:list_meetings:admin"),
+}
+
+
+def missing_scopes(granted: set[str], *, recommended: bool = False) -> list[str]:
+    """Readable names of the needs that no granted scope satisfies, e.g. for the "Test connection" page.
+
+    ``recommended`` names the missing recommended scopes instead of the required ones.
+    """
+    needs = RECOMMENDED_SCOPES if recommended else REQUIRED_SCOPES
     return [
         f"{need} ({' or '.join(accepted)})"
-        for need, accepted in REQUIRED_SCOPES.items()
+        for need, accepted in needs.items()
         if not granted.intersection(accepted)
     ]
 
@@ -298,10 +346,23 @@ def missing_scopes(granted: set[str]) -> list[str]:
 # Client ---------------------------------------------------------------------------------------------------------
 
 
+LIST_PAGE_SIZE = 300
+LIST_MAX_PAGES = 20  # 6,000 upcoming meetings for one host is far beyond a practitioner's diary
+
+
 class ZoomClient:
-    def __init__(self, credentials: ZoomCredentials, *, session: requests.Session | None = None) -> None:
+    """Zoom's REST API for one set of credentials.
+
+    ``budget`` (seconds) caps the whole use of this client, token fetch included: a web request passes ~2 s so a
+    slow Zoom never holds a web worker (RELIABILITY.md 28); workers use the configured per-request timeouts.
+    """
+
+    def __init__(self, credentials: ZoomCredentials, *, session: requests.Session | None = None,
+                 budget: float | None = None) -> None:
         self.credentials = credentials
         self.session = session or requests.Session()
+        self.budget = budget
+        self._deadline = time.monotonic() + budget if budget is not None else None
 
     def granted_scopes(self) -> set[str]:
         return set(self._token()["scope"].split())
@@ -309,9 +370,37 @@ class ZoomClient:
     def get_user(self, user_id: str) -> ZoomUser:
         return _parse(ZoomUser.from_api, self._call("GET", f"/users/{_user_path(user_id)}"))
 
-    def create_meeting(self, user_id: str, request: MeetingRequest) -> Meeting:
-        response = self._call("POST", f"/users/{_user_path(user_id)}/meetings", json=request.body())
+    def create_meeting(self, user_id: str, request: MeetingRequest, *,
+                       on_send: Callable[[], None] | None = None) -> Meeting:
+        """POST the meeting. ``on_send`` runs just before the request leaves (after the token is in hand), so a
+        caller can record "a create may exist in Zoom" only when one really went out."""
+        response = self._call("POST", f"/users/{_user_path(user_id)}/meetings", json=request.body(),
+                              on_send=on_send)
         return _parse(Meeting.from_api, response)
+
+    def list_upcoming_meetings(self, user_id: str) -> list[ListedMeeting]:
+        """The host's upcoming meetings, every page (operationId ``meetings``, needs a meeting read scope)."""
+        meetings: list[ListedMeeting] = []
+        params = {"type": "upcoming", "page_size": str(LIST_PAGE_SIZE)}
+        for _ in range(LIST_MAX_PAGES):
+            response = self._call("GET", f"/users/{_user_path(user_id)}/meetings", params=params)
+            payload = _json_object(response)
+            items = payload.get("meetings")
+            if not isinstance(items, list):
+                raise ZoomError(f"Zoom answered HTTP {response.status_code} with a meeting list this client cannot "
+                                "read.", http_status=response.status_code)
+            meetings += [_parse_item(ListedMeeting.from_api, item) for item in items]
+            token = _str(payload.get("next_page_token"))
+            if not token:
+                break
+            params = {**params, "next_page_token": token}
+        return meetings
+
+    def find_meeting_by_agenda(self, user_id: str, agenda: str) -> ListedMeeting | None:
+        """The host's upcoming meeting whose agenda carries ``agenda`` (our opaque reference), if any."""
+        if not agenda:
+            return None
+        return next((m for m in self.list_upcoming_meetings(user_id) if agenda in m.agenda), None)
 
     def get_meeting(self, meeting_id: int) -> Meeting:
         return _parse(Meeting.from_api, self._call("GET", f"/meetings/{int(meeting_id)}"))
@@ -332,30 +421,43 @@ class ZoomClient:
     # HTTP -----------------------------------------------------------------------------------------------------
 
     def _call(
-        self, method: str, path: str, *, json: dict[str, Any] | None = None, params: dict[str, str] | None = None
+        self, method: str, path: str, *, json: dict[str, Any] | None = None, params: dict[str, str] | None = None,
+        on_send: Callable[[], None] | None = None,
     ) -> requests.Response:
         url = settings.ZOOM_API_BASE_URL.rstrip("/") + path
-        response = self._send_authorised(method, url, json=json, params=params)
+        response = self._send_authorised(method, url, json=json, params=params, on_send=on_send)
         if response.status_code == 401 and _error_details(response)[0] == EXPIRED_TOKEN_CODE:
             # Zoom can revoke a token before its expiry (e.g. credentials regenerated): refetch and retry once only.
             logger.info("Zoom refused a cached access token (code 124); fetching a new one")
-            cache.delete(self.credentials.cache_key())
-            response = self._send_authorised(method, url, json=json, params=params)
+            _cache_op(cache.delete, self.credentials.cache_key())
+            response = self._send_authorised(method, url, json=json, params=params, on_send=on_send)
         if not response.ok:
             raise _api_error(response)
         return response
 
-    def _send_authorised(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+    def _send_authorised(self, method: str, url: str, *, on_send: Callable[[], None] | None = None,
+                         **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {self._token()['access_token']}"}
+        if on_send is not None:
+            on_send()
         return self._send(method, url, headers=headers, **kwargs)
 
+    def _timeout(self) -> tuple[float, float]:
+        timeout = (float(settings.ZOOM_CONNECT_TIMEOUT), float(settings.ZOOM_READ_TIMEOUT))
+        if self._deadline is None:
+            return timeout
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0.05:
+            raise ZoomTransientError(f"Zoom did not answer within {self.budget:g} s; try again in a moment.")
+        return min(timeout[0], remaining), min(timeout[1], remaining)
+
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        timeout = (settings.ZOOM_CONNECT_TIMEOUT, settings.ZOOM_READ_TIMEOUT)
+        timeout = self._timeout()
         try:
             return self.session.request(method, url, timeout=timeout, **kwargs)
         except requests.ReadTimeout as exc:
             raise ZoomTimeoutError(
-                f"Zoom did not answer within {timeout[1]:g} s; the {method} may or may not have been applied."
+                f"Zoom did not answer within {timeout[1]:.2g} s; the {method} may or may not have been applied."
             ) from exc
         except requests.ConnectionError as exc:
             if _sent_before_failing(exc):
@@ -375,14 +477,15 @@ class ZoomClient:
         if token:
             return token
         lock_key = f"{key}:lock"
-        if cache.add(lock_key, 1, timeout=TOKEN_LOCK_SECONDS):
+        if _cache_op(cache.add, lock_key, 1, timeout=TOKEN_LOCK_SECONDS):
             try:
                 # The previous holder may have cached a token between our read and our lock.
                 return self._cached_token(key) or self._fetch_token(key)
             finally:
-                cache.delete(lock_key)
-        # Another worker is fetching: its token will serve us too, unless it takes too long.
-        deadline = time.monotonic() + TOKEN_WAIT_SECONDS
+                _cache_op(cache.delete, lock_key)
+        # Another worker is fetching: its token will serve us too, unless it takes too long (or our budget ends).
+        wait = TOKEN_WAIT_SECONDS if self.budget is None else min(TOKEN_WAIT_SECONDS, self.budget / 2)
+        deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             time.sleep(TOKEN_POLL_SECONDS)
             token = self._cached_token(key)
@@ -392,6 +495,11 @@ class ZoomClient:
         return self._fetch_token(key)
 
     def _fetch_token(self, key: str) -> dict[str, str]:
+        problem = credentials_problem(account_id=self.credentials.account_id, client_id=self.credentials.client_id,
+                                      client_secret=self.credentials.client_secret)
+        if problem:
+            # Stored before the form checked them: a clear refusal instead of a UnicodeEncodeError in requests.
+            raise ZoomAuthError(problem)
         try:
             response = self._send(
                 "POST",
@@ -415,18 +523,33 @@ class ZoomClient:
         # The expiry travels with the token too: the cache's own timeout is the backend's clock, not ours.
         token = {"access_token": access_token, "scope": _str(payload.get("scope")),
                  "use_until": str(time.time() + usable_for)}
-        cache.set(key, token, timeout=usable_for)
+        _cache_op(cache.set, key, token, timeout=usable_for)
         return token
 
     @staticmethod
     def _cached_token(key: str) -> dict[str, str] | None:
-        token = cache.get(key)
+        token = _cache_op(cache.get, key)
         if token and float(token.get("use_until", "0")) > time.time():
             return token
         return None
 
 
 # Helpers --------------------------------------------------------------------------------------------------------
+
+
+def _cache_op(operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run one token-cache call; the cache (Redis in production) being down is a transient Zoom failure.
+
+    Backends raise their own types (redis.ConnectionError, socket errors, pickling errors…), hence the broad
+    except: whatever the cache does, the caller gets a ZoomError with a reason, never a 500.
+    """
+    try:
+        return operation(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        raise ZoomTransientError(
+            f"The token cache (Redis) is unreachable ({type(exc).__name__}), so no Zoom request was sent. "
+            "It will work again once the cache is back."
+        ) from exc
 
 
 def _user_path(user_id: str) -> str:
@@ -525,6 +648,13 @@ def _parse(parser: Callable[[dict[str, Any]], T], response: requests.Response) -
             f"Zoom answered HTTP {response.status_code} with a body this client cannot read.",
             http_status=response.status_code,
         ) from exc
+
+
+def _parse_item(parser: Callable[[dict[str, Any]], T], item: Any) -> T:
+    try:
+        return parser(item)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ZoomError("Zoom listed a meeting this client cannot read.") from exc
 
 
 def _parse_time(value: Any) -> datetime | None:

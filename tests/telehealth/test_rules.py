@@ -1,6 +1,7 @@
 """One test (or more) per rule R1–R10, R16, R17 of DESIGN.md, through the services and the views,
 against the Zoom emulator."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -447,17 +448,30 @@ def test_every_zoom_operation_is_audited(alice_zoom, practitioner_a, tele_book, 
             "appointment.telehealth_removed"} <= actions
 
 
-def test_a_timeout_on_create_is_not_retried_blindly(alice_zoom, practitioner_a, tele_book, monkeypatch):
-    from telehealth import zoom
+def test_a_timeout_on_create_is_not_retried_blindly(alice_zoom, practitioner_a, tele_book, monkeypatch, zoom):
+    from telehealth import zoom as zoom_module
+    from telehealth.services import meetings_reconcile
 
-    def slow(*args, **kwargs):
-        raise zoom.ZoomTimeoutError("Zoom did not answer in time.")
+    def slow(*args, on_send=None, **kwargs):
+        on_send()
+        raise zoom_module.ZoomTimeoutError("Zoom did not answer within 10 s; the POST may or may not have been "
+                                           "applied.")
 
-    monkeypatch.setattr(zoom.ZoomClient, "create_meeting", slow)
+    monkeypatch.setattr(zoom_module.ZoomClient, "create_meeting", slow)
     appointment = tele_book(practitioner_a)
-    assert appointment.zoom_meeting.state == MeetingState.FAILED
-    assert "may or may not exist in Zoom" in appointment.zoom_meeting.last_error
-    assert appointment.zoom_meeting.next_attempt_at is None
+    meeting = appointment.zoom_meeting
+    assert meeting.state == MeetingState.PENDING_CREATE and meeting.maybe_created
+    assert "Zoom did not confirm the meeting" in meeting.last_error and "refused" not in meeting.last_error
+    assert meeting.next_attempt_at >= timezone.now() + timedelta(seconds=50)  # Zoom may still be making it
+    monkeypatch.undo()
+    assert meetings_reconcile() == 0
+    ZoomMeeting.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    meetings_reconcile()
+    meeting.refresh_from_db()
+    # It was not in Zoom: looked for first, then created once.
+    lookups = zoom.calls("GET", "/users/alice@example.com/meetings")
+    assert len(lookups) == 1 and "type=upcoming" in lookups[0]["query"]
+    assert meeting.state == MeetingState.ACTIVE and len(zoom.calls("POST", "/meetings")) == 1
 
 
 def test_booking_while_zoom_is_down_is_saved_and_says_so(alice_zoom, practitioner_a, client, front_desk, location,
@@ -493,10 +507,15 @@ def test_a_create_that_died_mid_request_is_not_sent_again(alice_zoom, practition
     from telehealth import zoom as zoom_module
     from telehealth.services import meetings_reconcile
 
-    def dies(*args, **kwargs):
-        raise SystemExit("worker killed")  # the process dies after sending: nothing records the outcome
+    real_send = zoom_module.ZoomClient._send
 
-    monkeypatch.setattr(zoom_module.ZoomClient, "create_meeting", dies)
+    def dies_after_sending(self, method, url, **kwargs):
+        response = real_send(self, method, url, **kwargs)
+        if method == "POST" and url.endswith("/meetings"):
+            raise SystemExit("worker killed")  # Zoom made the meeting; nothing records the outcome
+        return response
+
+    monkeypatch.setattr(zoom_module.ZoomClient, "_send", dies_after_sending)
     with pytest.raises(SystemExit):
         tele_book(practitioner_a)
     monkeypatch.undo()
@@ -506,8 +525,18 @@ def test_a_create_that_died_mid_request_is_not_sent_again(alice_zoom, practition
     posts = len(zoom.calls("POST", "/meetings"))
     meetings_reconcile()
     meeting.refresh_from_db()
-    assert meeting.state == MeetingState.FAILED and "may or may not exist" in meeting.last_error
+    # Found in the host's list by its reference and used: no second create, one meeting in Zoom.
+    assert meeting.state == MeetingState.ACTIVE and meeting.zoom_id in zoom_meetings(zoom)
     assert len(zoom.calls("POST", "/meetings")) == posts
+    assert len(zoom_meetings(zoom)) == 1
+    assert AuditEvent.objects.filter(action="zoom.meeting_adopted").exists()
+
+
+def test_the_agenda_carries_an_opaque_reference_only(alice_zoom, practitioner_a, tele_book, zoom, client_record):
+    meeting = tele_book(practitioner_a).zoom_meeting
+    agenda = zoom.calls("POST", "/meetings")[0]["json"]["agenda"]
+    assert agenda == f"ref:{meeting.create_ref}"
+    assert re.fullmatch(r"ref:[0-9a-f]{16}", agenda)  # random: no client data, no appointment id
 
 
 def test_r3_a_reinstated_appointment_without_a_meeting_does_not_block_a_colleague(
