@@ -4,7 +4,7 @@ from django import forms
 
 from practice.timezones import validate_reasonable_day
 from reminders import usual
-from reminders.models import Channel, UsualTemplate
+from reminders.models import LEAD_HOURS_MAX, LOW_BALANCE_MAX, Channel, ReminderSettings, UsualTemplate
 
 
 class UsualTemplateForm(forms.ModelForm):
@@ -14,6 +14,9 @@ class UsualTemplateForm(forms.ModelForm):
         widgets = {"body": forms.Textarea(attrs={"rows": 6})}
 
     def clean_subject(self) -> str:
+        # Checked before newlines are normalised: a subject is one header line (CR/LF fails every email).
+        if "\r" in self.cleaned_data["subject"] or "\n" in self.cleaned_data["subject"]:
+            raise forms.ValidationError("Write the subject on one line (no line breaks).")
         return self._clean_template("subject")
 
     def clean_body(self) -> str:
@@ -24,6 +27,22 @@ class UsualTemplateForm(forms.ModelForm):
         text = usual.normalise_newlines(self.cleaned_data[name])
         usual.validate_template(text)
         return text
+
+
+class ReminderSettingsForm(forms.ModelForm):
+    """The Scheduler's settings. The bounds are also model validators, so the admin refuses the same values."""
+
+    lead_hours = forms.IntegerField(label="Lead time (hours)", min_value=1, max_value=LEAD_HOURS_MAX,
+                                    help_text=f"The Scheduler sends usual reminders this long before (1 to "
+                                              f"{LEAD_HOURS_MAX} hours).")
+    low_balance_warning = forms.IntegerField(min_value=0, max_value=LOW_BALANCE_MAX,
+                                             help_text="Warn when fewer SMS credits remain.")
+
+    class Meta:
+        model = ReminderSettings
+        fields = ["scheduler_enabled", "lead_hours", "quiet_start", "quiet_end", "low_balance_warning"]
+        widgets = {"quiet_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+                   "quiet_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")}
 
 
 class CreditPurchaseForm(forms.Form):

@@ -1,6 +1,8 @@
 from datetime import time
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from practice.models import Client
@@ -26,15 +28,37 @@ class MessageStatus(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"  # the provider may or may not have it: never resent blindly
 
 
+class Resolution(models.TextChoices):
+    """What a person decided about a failed or unknown message (it then leaves Needs attention)."""
+
+    MARKED_SENT = "marked_sent", "Marked as sent"
+    MARKED_NOT_SENT = "marked_not_sent", "Marked as not sent"
+    SENT_AGAIN = "sent_again", "Sent again"
+
+
+# Bounds that keep every computed due time inside datetime's range (2147483647 hours overflowed) and the
+# values meaningful: a reminder more than two weeks ahead is forgotten before the appointment.
+LEAD_HOURS_MAX = 336
+LOW_BALANCE_MAX = 100_000
+
+
+def validate_single_line(value: str) -> None:
+    """An email header (the subject) must be one line: CR/LF there fails every email (BadHeaderError)."""
+    if "\r" in value or "\n" in value:
+        raise ValidationError("Write the subject on one line (no line breaks).", code="multiline")
+
+
 class ReminderSettings(models.Model):
     """The practice's reminder and SMS credit settings; one row (pk=1)."""
 
-    lead_hours = models.PositiveIntegerField("lead time (hours)", default=24,
-                                             help_text="The Scheduler sends usual reminders this long before.")
+    lead_hours = models.PositiveIntegerField(
+        "lead time (hours)", default=24, validators=[MinValueValidator(1), MaxValueValidator(LEAD_HOURS_MAX)],
+        help_text=f"The Scheduler sends usual reminders this long before (1 to {LEAD_HOURS_MAX} hours).")
     quiet_start = models.TimeField(default=time(20, 0), help_text="No automatic sends from this time…")
     quiet_end = models.TimeField(default=time(8, 0), help_text="…until this time (they wait until then).")
     scheduler_enabled = models.BooleanField("Scheduler on", default=True)
-    low_balance_warning = models.PositiveIntegerField(default=50, help_text="Warn when fewer SMS credits remain.")
+    low_balance_warning = models.PositiveIntegerField(
+        default=50, validators=[MaxValueValidator(LOW_BALANCE_MAX)], help_text="Warn when fewer SMS credits remain.")
 
     class Meta:
         verbose_name = verbose_name_plural = "reminder settings"
@@ -51,7 +75,7 @@ class UsualTemplate(models.Model):
     """The usual reminder, editable by practice admins (R14). Telehealth templates are fixed in code (R13)."""
 
     channel = models.CharField(max_length=5, choices=Channel.choices, unique=True)
-    subject = models.CharField(max_length=200, blank=True, help_text="Email only.")
+    subject = models.CharField(max_length=200, blank=True, validators=[validate_single_line], help_text="Email only.")
     body = models.TextField()
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -85,6 +109,12 @@ class Message(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # A failed or unknown message stays in Needs attention until a person acts on it (or a newer send replaces it).
+    resolution = models.CharField(max_length=16, choices=Resolution.choices, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    replaced_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -130,19 +160,32 @@ class ScheduledReminder(models.Model):
     """
 
     class State(models.TextChoices):
-        ARMED = "armed", "Armed"
+        ARMED = "armed", "Scheduled"
         SENT = "sent", "Sent"
-        SKIPPED = "skipped", "Skipped"  # no consent, no contact, no credits: see ``note``
+        HELD = "held", "Waiting for credits"  # sent by the sweep once credits are bought, while still ahead
+        NOT_SENT = "not_sent", "Not sent"  # see ``reason`` and ``note``; listed in Needs attention
+        SKIPPED = "skipped", "Not wanted"  # the client does not want reminders by this channel
         RETIRED = "retired", "Retired"  # cancelled, or the appointment moved to another time
+
+    class Reason(models.TextChoices):
+        NO_CREDITS = "no_credits", "No SMS credits"
+        NO_CONTACT = "no_contact", "No mobile or email"
+        TOO_LATE = "too_late", "Too late"
+        ERROR = "error", "Refused"
 
     appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="scheduled_reminders")
     channel = models.CharField(max_length=5, choices=Channel.choices)
     for_starts_at = models.DateTimeField()
     due_at = models.DateTimeField(db_index=True)
     state = models.CharField(max_length=8, choices=State.choices, default=State.ARMED, db_index=True)
+    reason = models.CharField(max_length=10, choices=Reason.choices, blank=True)
     message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     note = models.CharField(max_length=300, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Dismissed from Needs attention by a person (the state and reason stay, for the record).
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
 
     class Meta:
         ordering = ["due_at"]

@@ -7,16 +7,19 @@ twice or retried never sends twice.
 """
 
 import logging
+import re
 import smtplib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from email.utils import formataddr
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.contrib.auth.models import User
-from django.core.mail import EmailMultiAlternatives
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import ValidationError
+from django.core.mail import BadHeaderError, EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape, linebreaks
@@ -32,6 +35,7 @@ from reminders.models import (
     Message,
     MessageStatus,
     ReminderSettings,
+    Resolution,
     ScheduledReminder,
     UsualTemplate,
 )
@@ -61,7 +65,15 @@ def credits_purchase(*, actor: User, amount: int, note: str = "") -> CreditEntry
         raise ApplicationError("Enter a positive number of credits.", code="invalid_amount")
     entry = CreditEntry.objects.create(amount=amount, reason=CreditEntry.Reason.PURCHASE, note=note[:200],
                                        created_by=actor)
-    audit_record(actor=actor, action="credits.purchased", obj=entry, summary=f"{amount} SMS credits added")
+    held = ScheduledReminder.objects.filter(state=ScheduledReminder.State.HELD).count()
+    audit_record(actor=actor, action="credits.purchased", obj=entry, summary=f"{amount} SMS credits added",
+                 changes={"reminders_waiting_for_credits": held})
+    if held:
+        from reminders.tasks import reminders_send_due
+
+        # The Scheduler reminders held for credits go out now (the sweep retries them while their
+        # appointment is ahead and outside quiet hours), not at the next beat.
+        transaction.on_commit(lambda: reminders_send_due.delay(), robust=True)
     return entry
 
 
@@ -81,6 +93,30 @@ def _refund(message: Message, why: str) -> None:
     if message.credits and not CreditEntry.objects.filter(message=message, reason=CreditEntry.Reason.REFUND).exists():
         CreditEntry.objects.create(amount=message.credits, reason=CreditEntry.Reason.REFUND, message=message,
                                    note=why[:200])
+
+
+# Settings -----------------------------------------------------------------------------------------------------
+
+@transaction.atomic
+def reminder_settings_update(*, actor: User, scheduler_enabled: bool, lead_hours: int, quiet_start: time,
+                             quiet_end: time, low_balance_warning: int) -> ReminderSettings:
+    """Save the Scheduler's settings (validated by the model's bounds); armed reminders get their new due times."""
+    config = ReminderSettings.objects.select_for_update().get_or_create(pk=1)[0]
+    before = {name: str(getattr(config, name)) for name in SETTINGS_FIELDS}
+    config.scheduler_enabled, config.lead_hours = scheduler_enabled, lead_hours
+    config.quiet_start, config.quiet_end, config.low_balance_warning = quiet_start, quiet_end, low_balance_warning
+    try:
+        config.full_clean()
+    except ValidationError as exc:
+        raise ApplicationError(" ".join(exc.messages), code="invalid") from None
+    config.save()  # the post_save signal re-times every armed reminder
+    after = {name: str(getattr(config, name)) for name in SETTINGS_FIELDS}
+    audit_record(actor=actor, action="reminders.settings_changed", obj=config, summary="Reminder settings changed",
+                 changes={name: [before[name], after[name]] for name in SETTINGS_FIELDS if before[name] != after[name]})
+    return config
+
+
+SETTINGS_FIELDS = ["scheduler_enabled", "lead_hours", "quiet_start", "quiet_end", "low_balance_warning"]
 
 
 # Queueing ---------------------------------------------------------------------------------------------------
@@ -105,11 +141,21 @@ def _recipient(appointment: Appointment, channel: str) -> str:
     return recipient
 
 
-def _queue(*, actor: User | None, appointment: Appointment, draft: Draft, key: str) -> Message:
-    """Save the message and its debit, then send after commit. Raises IntegrityError if the key exists."""
+def _one_line(text: str) -> str:
+    """A header value (subject, From name) on one line: CR/LF in stored data must never fail every email."""
+    return " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", text).split())
+
+
+def _queue(*, actor: User | AnonymousUser | None, appointment: Appointment, draft: Draft, key: str) -> Message:
+    """Save the message and its debit, then send after commit. Raises IntegrityError if the key exists.
+
+    Earlier failed or unknown messages of the same kind and channel for the appointment are resolved as
+    "sent again" by this one: the new send is the answer to them, so they leave Needs attention.
+    """
+    sender = actor if actor is not None and actor.is_authenticated else None
     message = Message(appointment=appointment, client=appointment.client, channel=draft.channel, kind=draft.kind,
-                      key=key, recipient=draft.recipient, subject=draft.subject, body=draft.body,
-                      credits=draft.credits, sent_by=actor if actor and actor.is_authenticated else None)
+                      key=key, recipient=draft.recipient, subject=_one_line(draft.subject), body=draft.body,
+                      credits=draft.credits, sent_by=sender)
     with transaction.atomic():
         message.save()
         if message.credits:
@@ -117,6 +163,11 @@ def _queue(*, actor: User | None, appointment: Appointment, draft: Draft, key: s
         audit_record(actor=actor, action="message.queued", obj=message,
                      summary=f"{message.get_kind_display()} by {message.get_channel_display()} for appointment "
                              f"#{appointment.pk}", changes={"appointment": appointment.pk, "credits": message.credits})
+        Message.objects.filter(
+            appointment=appointment, kind=draft.kind, channel=draft.channel, resolution="",
+            status__in=[MessageStatus.FAILED, MessageStatus.UNKNOWN],
+        ).exclude(pk=message.pk).update(resolution=Resolution.SENT_AGAIN, resolved_at=timezone.now(),
+                                        resolved_by=sender, replaced_by=message)
     from reminders.tasks import message_send
 
     # Only the id travels to Celery (no patient data in task arguments).
@@ -155,18 +206,59 @@ def telehealth_details_draft(appointment: Appointment, channel: str) -> Draft:
     return Draft(channel, Kind.TELEHEALTH, recipient, subject, text, 0, details.meeting_id)
 
 
+def _telehealth_key(appointment: Appointment, channel: str, zoom_id: int | None) -> str:
+    # The meeting id sits at index 3: the sender checks it against the current meeting before sending.
+    return f"telehealth:{channel}:{appointment.pk}:{zoom_id}"
+
+
+def telehealth_last_sent(appointment: Appointment, channel: str) -> Message | None:
+    """The latest telehealth message by ``channel`` carrying the appointment's current meeting, if any."""
+    meeting = appointment.zoom_meeting
+    if meeting is None or meeting.zoom_id is None:
+        return None
+    base = _telehealth_key(appointment, channel, meeting.zoom_id)
+    return (Message.objects.filter(appointment=appointment, kind=Kind.TELEHEALTH, channel=channel)
+            .filter(Q(key=base) | Q(key__startswith=base + ":")).select_related("sent_by").order_by("-pk").first())
+
+
+def sender_name(message: Message) -> str:
+    user = message.sent_by
+    if user is None:
+        return "the Scheduler"
+    return user.get_full_name() or user.username
+
+
+def _already_sent(message: Message) -> ApplicationError:
+    when = f"{message.created_at.astimezone(Practice.load().zone):%H:%M on %a %-d %b}"
+    what = "SMS" if message.channel == Channel.SMS else "email"
+    state = message.get_status_display().lower()
+    return ApplicationError(
+        f"The Zoom details {what} for this meeting was already sent at {when} by {sender_name(message)} "
+        f"({state}). To send it again, confirm “Send again”.",
+        code="already_sent", extra={"message_pk": message.pk})
+
+
 def telehealth_details_send(*, actor: User, appointment: Appointment, channel: str,
-                            request_key: str) -> Message:
+                            again_after: int | None = None) -> Message:
     """Send the Zoom details now, one appointment at a time, any time after booking (R11).
 
-    ``request_key`` comes from the form that was shown, so a double click sends once.
+    Once per (appointment, meeting, channel): a second send, from a second panel, a double click or a
+    concurrent request, is refused with when and by whom it was sent (ApplicationError code "already_sent",
+    ``extra["message_pk"]``). A person sends again by confirming it: ``again_after`` is the pk of the latest
+    message they saw, so two people confirming the same "Send again" still send once. The unique message
+    key enforces this in the database, also under concurrency.
     """
     draft = telehealth_details_draft(appointment, channel)
-    key = f"telehealth:{channel}:{appointment.pk}:{draft.zoom_id}:{request_key[:40]}"
+    latest = telehealth_last_sent(appointment, channel)
+    if latest is not None and again_after != latest.pk:
+        raise _already_sent(latest)
+    key = _telehealth_key(appointment, channel, draft.zoom_id)
+    if latest is not None:
+        key += f":again:{latest.pk}"
     try:
         return _queue(actor=actor, appointment=appointment, draft=draft, key=key)
     except IntegrityError:
-        return Message.objects.get(key=key)
+        raise _already_sent(Message.objects.select_related("sent_by").get(key=key)) from None
 
 
 def usual_template(channel: str) -> UsualTemplate:
@@ -185,13 +277,16 @@ def usual_reminder_draft(appointment: Appointment, channel: str) -> Draft:
 
 
 def usual_reminder_queue(*, actor: User | None, appointment: Appointment, channel: str,
-                         again: bool = False) -> Message | None:
+                         again: bool = False, again_after: int | None = None) -> Message | None:
     """Queue the usual reminder; None when it was already sent for this appointment time (and not ``again``).
 
     The key holds the appointment's time: a moved appointment is reminded again, a repeat sweep is not.
+    ``again_after`` (a message's pk) sends again once in answer to that message, however many ask at once.
     """
     key = f"usual:{channel}:{appointment.pk}:{appointment.starts_at.isoformat()}"
-    if again:
+    if again_after is not None:
+        key += f":again-after:{again_after}"
+    elif again:
         key += f":again:{timezone.now().timestamp()}"
     elif Message.objects.filter(key=key).exists():
         return None
@@ -234,7 +329,9 @@ def usual_reminders_bulk(*, actor: User, appointments: list[Appointment], channe
 # Sending (Celery) -------------------------------------------------------------------------------------------
 
 def _claim(message_pk: int) -> Message | None:
-    claimed = Message.objects.filter(pk=message_pk, status=MessageStatus.QUEUED).update(status=MessageStatus.SENDING)
+    # updated_at marks when this attempt started: a row SENDING for longer than STALE_SENDING was cut off.
+    claimed = Message.objects.filter(pk=message_pk, status=MessageStatus.QUEUED).update(
+        status=MessageStatus.SENDING, updated_at=timezone.now())
     return Message.objects.select_related("appointment", "client").get(pk=message_pk) if claimed else None
 
 
@@ -245,7 +342,12 @@ def _status_callback_url() -> str | None:
 
 
 def message_send(*, message_pk: int) -> None:
-    """Send one queued message, once. Raises TransientSendError when a retry should follow."""
+    """Send one queued message, once. Raises TransientSendError when a retry should follow.
+
+    Only errors a retry can heal are retried (connection, timeouts before sending, 4xx SMTP replies,
+    Twilio's transient classes); a message that can never go (a header with CR/LF, an invalid address,
+    a 5xx SMTP reply, a cancelled appointment) fails at once, refunded and listed for a person.
+    """
     message = _claim(message_pk)
     if message is None:
         return  # sent, being sent, or gone: a duplicate delivery does nothing
@@ -254,8 +356,8 @@ def message_send(*, message_pk: int) -> None:
     except SmsError as exc:
         _send_failed(message, exc.message, permanent=exc.permanent, maybe_sent=exc.maybe_sent)
         return
-    except MeetingChanged as exc:
-        _send_failed(message, str(exc), permanent=True, maybe_sent=False)
+    except (MeetingChanged, ApplicationError) as exc:
+        _send_failed(message, getattr(exc, "message", str(exc)), permanent=True, maybe_sent=False)
         return
     except (TimeoutError, smtplib.SMTPServerDisconnected) as exc:
         # The mail server may have taken the message before the line went quiet: no blind resend.
@@ -265,13 +367,23 @@ def message_send(*, message_pk: int) -> None:
         _send_failed(message, f"The mail server refused the address ({exc.__class__.__name__}).", permanent=True,
                      maybe_sent=False)
         return
-    except Exception as exc:  # noqa: BLE001 - connection refused, DNS, 4xx from SMTP: worth a retry
+    except smtplib.SMTPResponseException as exc:
+        # 5xx is the server's final word (sender refused, authentication, message refused); 4xx may heal.
+        _send_failed(message, f"The mail server answered {exc.smtp_code} ({exc.__class__.__name__}).",
+                     permanent=exc.smtp_code >= 500, maybe_sent=False)
+        return
+    except (BadHeaderError, ValueError, TypeError, LookupError) as exc:
+        # The email cannot be built (a header with CR/LF, an invalid address or encoding): no retry heals it.
+        _send_failed(message, f"The email could not be built: {exc.__class__.__name__}. Check the address and "
+                              "the reminder template.", permanent=True, maybe_sent=False)
+        return
+    except Exception as exc:  # noqa: BLE001 - connection refused, DNS: worth a retry
         _send_failed(message, f"Email could not be sent: {exc.__class__.__name__}", permanent=False,
                      maybe_sent=False)
         return
     Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
         status=MessageStatus.SENT, provider_id=provider_id, provider_status=provider_status, sent_at=timezone.now(),
-        attempts=message.attempts + 1, error="")
+        attempts=message.attempts + 1, error="", updated_at=timezone.now())
     audit_record(actor=None, action="message.sent", obj=message, summary=f"Sent to the provider ({provider_id})")
 
 
@@ -295,11 +407,8 @@ def _deliver(message: Message) -> tuple[str, str]:
     if message.channel == Channel.SMS:
         result = get_backend().send(to=message.recipient, body=message.body, status_callback=_status_callback_url())
         return result.provider_id, result.status
-    practice = Practice.load()
-    email = EmailMultiAlternatives(
-        subject=message.subject, body=message.body, to=[message.recipient],
-        from_email=formataddr((practice.name, practice.email or settings.DEFAULT_FROM_EMAIL)),
-    )
+    email = EmailMultiAlternatives(subject=_one_line(message.subject), body=message.body, to=[message.recipient],
+                                   from_email=_from_address(Practice.load()))
     if message.kind == Kind.USUAL:
         email.attach_alternative(linebreaks(escape(message.body)), "text/html")
     if message.kind == Kind.TELEHEALTH:
@@ -313,22 +422,33 @@ def _deliver(message: Message) -> tuple[str, str]:
     return "", "sent"
 
 
+def _from_address(practice: Practice) -> str:
+    """The From header: the practice's name on one line (stored CR/LF never fails every email), and its
+    address only when it is a plain address."""
+    address = practice.email.strip()
+    if not address or re.search(r"[\s\x00-\x1f\x7f]", address) or address.count("@") != 1:
+        address = settings.DEFAULT_FROM_EMAIL
+    return formataddr((_one_line(practice.name), address))
+
+
 def _send_failed(message: Message, error: str, *, permanent: bool, maybe_sent: bool) -> None:
     attempts = message.attempts + 1
     if maybe_sent:
         # The provider may have it: a person decides, nothing is resent blindly (RELIABILITY.md 6).
         Message.objects.filter(pk=message.pk).update(status=MessageStatus.UNKNOWN, error=error[:300],
-                                                     attempts=attempts)
+                                                     attempts=attempts, updated_at=timezone.now())
         audit_record(actor=None, action="message.unknown", obj=message, summary=error)
         return
     if permanent or attempts >= MAX_ATTEMPTS:
         with transaction.atomic():
             Message.objects.filter(pk=message.pk).update(status=MessageStatus.FAILED, error=error[:300],
-                                                         attempts=attempts)
+                                                         attempts=attempts, updated_at=timezone.now())
             _refund(message, error)
         audit_record(actor=None, action="message.failed", obj=message, summary=error)
         return
-    Message.objects.filter(pk=message.pk).update(status=MessageStatus.QUEUED, error=error[:300], attempts=attempts)
+    # updated_at restarts the clock, so the recovery sweep leaves the retry to its backoff.
+    Message.objects.filter(pk=message.pk).update(status=MessageStatus.QUEUED, error=error[:300], attempts=attempts,
+                                                 updated_at=timezone.now())
     raise TransientSendError(error)
 
 
@@ -348,22 +468,27 @@ def provider_status_update(*, provider_id: str, status: str, error_code: str = "
 
 
 STALE_QUEUED = timedelta(minutes=5)
-STALE_SENDING = timedelta(minutes=15)
+# One attempt takes at most about a minute (Twilio's 10 s and SMTP's 20 s timeouts per step), so a row still
+# SENDING after this was cut off by a worker crash.
+STALE_SENDING = timedelta(minutes=5)
+CUT_OFF = "The send was cut off (the worker stopped): it may or may not have gone. Check with the client, then " \
+          "mark it as sent, send it again, or mark it as not sent (refunds its credits)."
 
 
 def messages_recover(*, now: datetime | None = None) -> int:
     """Beat: re-enqueue messages whose task never ran (broker down) and flag sends that never finished.
 
     A row left SENDING means a worker died mid-send: the provider may have it, so it becomes UNKNOWN for a
-    person to check, never resent blindly.
+    person to act on (Needs attention), never resent blindly.
     """
     from reminders.tasks import message_send
 
     now = now or timezone.now()
     stuck = Message.objects.filter(status=MessageStatus.SENDING, updated_at__lt=now - STALE_SENDING)
     for message in stuck:
-        Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
-            status=MessageStatus.UNKNOWN, error="The send did not finish; check with the client before resending.")
+        if Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
+                status=MessageStatus.UNKNOWN, error=CUT_OFF, updated_at=now):
+            audit_record(actor=None, action="message.unknown", obj=message, summary="The send was cut off.")
     waiting = list(Message.objects.filter(status=MessageStatus.QUEUED, updated_at__lt=now - STALE_QUEUED)
                    .values_list("pk", flat=True)[:500])
     for pk in waiting:
@@ -371,54 +496,215 @@ def messages_recover(*, now: datetime | None = None) -> int:
     return len(waiting)
 
 
+# Acting on failed and unknown messages (Needs attention) -----------------------------------------------------
+
+def _message_for_action(message: Message, now: datetime) -> Message:
+    """The message, locked, if a person may act on it: failed, unknown, or a send cut off (stale SENDING)."""
+    locked = Message.objects.select_for_update().select_related("appointment", "client").get(pk=message.pk)
+    if locked.resolution:
+        who = f" by {locked.resolved_by.get_full_name() or locked.resolved_by.username}" if locked.resolved_by else ""
+        raise ApplicationError(f"This message was already dealt with: {locked.get_resolution_display().lower()}"
+                               f"{who}.", code="resolved")
+    if locked.status == MessageStatus.SENDING:
+        if locked.updated_at >= now - STALE_SENDING:
+            raise ApplicationError("This message is being sent right now; wait a few minutes.", code="sending")
+        # Cut off: the same as the recovery sweep would do, now.
+        Message.objects.filter(pk=locked.pk).update(status=MessageStatus.UNKNOWN, error=CUT_OFF, updated_at=now)
+        locked.status, locked.error = MessageStatus.UNKNOWN, CUT_OFF
+    if locked.status not in (MessageStatus.FAILED, MessageStatus.UNKNOWN):
+        raise ApplicationError(f"This message is {locked.get_status_display().lower()}; there is nothing to do.",
+                               code="not_needed")
+    return locked
+
+
+def _resolve(message: Message, *, actor: User, resolution: str, now: datetime, **changes) -> None:
+    Message.objects.filter(pk=message.pk).update(resolution=resolution, resolved_at=now, resolved_by=actor,
+                                                 updated_at=now, **changes)
+
+
+@transaction.atomic
+def message_mark_sent(*, actor: User, message: Message) -> Message:
+    """A person checked (with the client or the provider) that an unknown message arrived: it becomes SENT.
+
+    Only for UNKNOWN (or a send cut off); the debit stays. Refused (ApplicationError) for a failed message
+    (it was refunded: send it again instead) and for anything already dealt with. Audited
+    ``message.marked_sent``; the message leaves ``messages_needing_attention()``.
+    """
+    now = timezone.now()
+    locked = _message_for_action(message, now)
+    if locked.status != MessageStatus.UNKNOWN:
+        raise ApplicationError("This message failed, so it was not sent: send it again, or mark it as not sent.",
+                               code="failed")
+    _resolve(locked, actor=actor, resolution=Resolution.MARKED_SENT, now=now, status=MessageStatus.SENT)
+    audit_record(actor=actor, action="message.marked_sent", obj=locked,
+                 summary="Marked as sent after checking", changes={"was": locked.status})
+    locked.refresh_from_db()
+    return locked
+
+
+@transaction.atomic
+def message_mark_not_sent(*, actor: User, message: Message) -> Message:
+    """A person settles a failed or unknown message as not sent: it becomes FAILED and its credits are refunded.
+
+    For UNKNOWN (or a send cut off) and FAILED (already refunded: the refund is never made twice). Refused for
+    anything sent, queued, or already dealt with. Audited ``message.marked_not_sent``; the message leaves
+    ``messages_needing_attention()``. Nothing is sent: use ``message_send_again`` for that.
+    """
+    now = timezone.now()
+    locked = _message_for_action(message, now)
+    error = locked.error or "Marked as not sent."
+    _resolve(locked, actor=actor, resolution=Resolution.MARKED_NOT_SENT, now=now, status=MessageStatus.FAILED,
+             error=error[:300])
+    refunded = locked.credits and not CreditEntry.objects.filter(message=locked,
+                                                                 reason=CreditEntry.Reason.REFUND).exists()
+    _refund(locked, f"Marked as not sent by {actor.get_full_name() or actor.username}")
+    audit_record(actor=actor, action="message.marked_not_sent", obj=locked, summary="Marked as not sent",
+                 changes={"was": locked.status, "refunded": locked.credits if refunded else 0})
+    locked.refresh_from_db()
+    return locked
+
+
+@transaction.atomic
+def message_send_again(*, actor: User, message: Message) -> Message:
+    """Send a failed or unknown message again: a new message (new key, new debit), returned.
+
+    Telehealth details carry the appointment's current meeting (R11); a usual reminder its current time and
+    is refused once the appointment is cancelled or has started. Once per original message, however many people
+    click at once (the key holds the original's pk); refused when someone already sent it again. The original is
+    resolved "sent again" (``replaced_by`` the new one). Credits are checked as for any send. Audited
+    ``message.sent_again`` (and ``message.queued`` for the new one).
+    """
+    now = timezone.now()
+    locked = _message_for_action(message, now)
+    appointment = Appointment.objects.select_related("client", "practitioner", "location", "zoom_meeting").get(
+        pk=locked.appointment_id)
+    new: Message | None
+    if locked.kind == Kind.TELEHEALTH:
+        latest = telehealth_last_sent(appointment, locked.channel)
+        if latest is not None and latest.pk != locked.pk:
+            raise _already_sent(latest)
+        new = telehealth_details_send(actor=actor, appointment=appointment, channel=locked.channel,
+                                      again_after=latest.pk if latest else None)
+    else:
+        if appointment.status != Status.BOOKED:
+            raise ApplicationError("This appointment is no longer booked, so no reminder is sent.", code="cancelled")
+        if appointment.starts_at <= now:
+            raise ApplicationError("This appointment has already started.", code="too_late")
+        new = usual_reminder_queue(actor=actor, appointment=appointment, channel=locked.channel,
+                                   again_after=locked.pk)
+        if new is None:
+            raise ApplicationError("Someone already sent this reminder again.", code="already_sent")
+    # _queue resolved the original as "sent again" (it may have been a send cut off, now UNKNOWN).
+    _resolve(locked, actor=actor, resolution=Resolution.SENT_AGAIN, now=now, replaced_by=new)
+    audit_record(actor=actor, action="message.sent_again", obj=locked, summary=f"Sent again as message #{new.pk}",
+                 changes={"was": locked.status, "new_message": new.pk})
+    return new
+
+
 # The Scheduler ----------------------------------------------------------------------------------------------
 
-def _in_quiet_hours(moment: datetime, config: ReminderSettings, zone) -> bool:
+# A reminder pulled back before quiet hours is due this long before they begin, so that at least two sweeps
+# (every 5 minutes) see it while sending is still allowed.
+QUIET_MARGIN = timedelta(minutes=15)
+State = ScheduledReminder.State
+Reason = ScheduledReminder.Reason
+
+
+def _in_quiet_hours(moment: datetime, config: ReminderSettings, zone: ZoneInfo) -> bool:
     local = moment.astimezone(zone).time()
     start, end = config.quiet_start, config.quiet_end
     return (start <= local or local < end) if start > end else (start <= local < end)
 
 
-def reminder_due_at(appointment: Appointment, config: ReminderSettings, zone) -> datetime:
-    """When the Scheduler sends: lead time before the start, pushed out of quiet hours to their end."""
-    due = appointment.starts_at - timedelta(hours=config.lead_hours)
-    if _in_quiet_hours(due, config, zone):
-        local = due.astimezone(zone)
-        end = local.replace(hour=config.quiet_end.hour, minute=config.quiet_end.minute, second=0, microsecond=0)
-        if end <= local:
-            end += timedelta(days=1)
-        due = end
-    return due
+def _quiet_period(moment: datetime, config: ReminderSettings, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The quiet period that contains ``moment`` (which must be in quiet hours): when it began and when it ends."""
+    local = moment.astimezone(zone)
+    began = datetime.combine(local.date(), config.quiet_start, tzinfo=zone)
+    if began > local:
+        began -= timedelta(days=1)
+    ends = datetime.combine(began.date(), config.quiet_end, tzinfo=zone)
+    if ends <= began:
+        ends += timedelta(days=1)
+    return began.astimezone(ZoneInfo("UTC")), ends.astimezone(ZoneInfo("UTC"))
+
+
+def reminder_due_at(appointment: Appointment, config: ReminderSettings, zone: ZoneInfo, *,
+                    now: datetime | None = None) -> datetime | None:
+    """When the Scheduler sends the usual reminder: the lead time before the start (or now, if that has passed),
+    out of quiet hours, and always before the start. None when no such time is left ("too late").
+
+    A due time in quiet hours moves to their end when that is still (QUIET_MARGIN) before the appointment;
+    otherwise back to just before they begin (the evening before), or now if they begin sooner. It is never
+    moved past the start: a reminder pushed after its appointment was silently never sent.
+    """
+    now = now or timezone.now()
+    starts = appointment.starts_at
+    due = max(starts - timedelta(hours=config.lead_hours), now)
+    if due >= starts:
+        return None
+    if not _in_quiet_hours(due, config, zone):
+        return due
+    began, ends = _quiet_period(due, config, zone)
+    if ends + QUIET_MARGIN <= starts:
+        return ends
+    if began - QUIET_MARGIN >= now:
+        return began - QUIET_MARGIN
+    if now < began:
+        return now  # quiet hours begin within the margin: send at once
+    return None
+
+
+def _too_late_note(config: ReminderSettings) -> str:
+    return (f"Too late: quiet hours ({config.quiet_start:%H:%M}–{config.quiet_end:%H:%M}) left no time to send it "
+            "before the appointment. Send it now, or dismiss it.")
+
+
+def _arm_row(appointment: Appointment, channel: str, due: datetime | None, config: ReminderSettings, *,
+             wants: bool) -> None:
+    """Create or re-arm the row for the appointment's current time (a retired one: reinstated or moved back)."""
+    if due is not None:
+        values = {"state": State.ARMED, "due_at": due, "reason": "", "note": ""}
+    elif wants:
+        values = {"state": State.NOT_SENT, "due_at": timezone.now(), "reason": Reason.TOO_LATE,
+                  "note": _too_late_note(config)}
+    else:  # too late for a channel the client does not want is no one's concern
+        values = {"state": State.SKIPPED, "due_at": timezone.now(), "reason": "",
+                  "note": f"The client does not want reminders by {Channel(channel).label}."}
+    reminder, created = ScheduledReminder.objects.get_or_create(
+        appointment=appointment, channel=channel, for_starts_at=appointment.starts_at, defaults=values)
+    if not created and reminder.state == State.RETIRED:
+        ScheduledReminder.objects.filter(pk=reminder.pk).update(**values, resolved_at=None, resolved_by=None,
+                                                                updated_at=timezone.now())
 
 
 def reminders_arm(appointment: Appointment) -> None:
     """Keep the appointment's scheduled reminders in step with it (called whenever it is saved)."""
-    current = ScheduledReminder.objects.filter(appointment=appointment, state=ScheduledReminder.State.ARMED)
+    current = ScheduledReminder.objects.filter(appointment=appointment, state__in=[State.ARMED, State.HELD])
     if appointment.status != Status.BOOKED:
-        current.update(state=ScheduledReminder.State.RETIRED, note="The appointment is no longer booked.")
+        current.update(state=State.RETIRED, note="The appointment is no longer booked.")
         return
     current.exclude(for_starts_at=appointment.starts_at).update(
-        state=ScheduledReminder.State.RETIRED, note="The appointment moved to another time.")
+        state=State.RETIRED, note="The appointment moved to another time.")
     if appointment.starts_at <= timezone.now():
         return
-    due = reminder_due_at(appointment, ReminderSettings.load(), Practice.load().zone)
+    config = ReminderSettings.load()
+    due = reminder_due_at(appointment, config, Practice.load().zone)
+    client = appointment.client
     for channel in Channel.values:
-        reminder, created = ScheduledReminder.objects.get_or_create(
-            appointment=appointment, channel=channel, for_starts_at=appointment.starts_at,
-            defaults={"due_at": due})
-        if not created and reminder.state == ScheduledReminder.State.RETIRED:
-            # Reinstated, or moved back to a time it had before: due again unless already sent.
-            ScheduledReminder.objects.filter(pk=reminder.pk).update(state=ScheduledReminder.State.ARMED, due_at=due,
-                                                                    note="")
+        wants = client.sms_reminders if channel == Channel.SMS else client.email_reminders
+        _arm_row(appointment, channel, due, config, wants=wants)
 
 
 def reminders_rearm_all() -> None:
     """The lead time or quiet hours changed: every armed future reminder gets its new due time."""
     config, zone = ReminderSettings.load(), Practice.load().zone
-    armed = ScheduledReminder.objects.filter(state=ScheduledReminder.State.ARMED).select_related("appointment")
+    armed = ScheduledReminder.objects.filter(state=State.ARMED).select_related("appointment")
     for reminder in armed:
         due = reminder_due_at(reminder.appointment, config, zone)
-        if due != reminder.due_at:
+        if due is None:
+            ScheduledReminder.objects.filter(pk=reminder.pk).update(
+                state=State.NOT_SENT, reason=Reason.TOO_LATE, note=_too_late_note(config), updated_at=timezone.now())
+        elif due != reminder.due_at:
             ScheduledReminder.objects.filter(pk=reminder.pk).update(due_at=due)
 
 
@@ -431,21 +717,39 @@ def _arm_missing(now: datetime, config: ReminderSettings) -> None:
         reminders_arm(appointment)
 
 
+def _expire(now: datetime, config: ReminderSettings, zone: ZoneInfo) -> None:
+    """Due reminders that can no longer go before their appointment become "not sent: too late", visibly.
+
+    In quiet hours, those whose appointment starts before the quiet hours end; otherwise those whose
+    appointment has started (a sweep that did not run, a reminder waiting for credits too long).
+    """
+    limit = _quiet_period(now, config, zone)[1] if _in_quiet_hours(now, config, zone) else now
+    late = ScheduledReminder.objects.filter(state__in=[State.ARMED, State.HELD], due_at__lte=now,
+                                            for_starts_at__lte=limit)
+    late.update(state=State.NOT_SENT, reason=Reason.TOO_LATE, note=_too_late_note(config) if limit != now else
+                "Too late: the appointment started before the reminder could be sent.", updated_at=now)
+
+
 def scheduler_sweep(*, now: datetime | None = None) -> int:
     """Beat, every few minutes: send the armed usual reminders that are due, exactly once per appointment time.
 
     Never telehealth details (R13). The schedule is the ScheduledReminder table: cancelled appointments have
-    retired rows, a moved one a new row for its new time, a reinstated one its row armed again.
+    retired rows, a moved one a new row for its new time, a reinstated one its row armed again. Reminders
+    held for lack of credits are tried again while their appointment is ahead, once there are credits.
+    Every outcome is a visible state with a reason: sent, not wanted, waiting for credits, not sent (no
+    mobile or email, too late).
     """
     now = now or timezone.now()
     config = ReminderSettings.load()
     if not config.scheduler_enabled:
         return 0
     zone = Practice.load().zone
+    _expire(now, config, zone)
     if _in_quiet_hours(now, config, zone):
         return 0
     _arm_missing(now, config)
-    due = (ScheduledReminder.objects.filter(state=ScheduledReminder.State.ARMED, due_at__lte=now)
+    states = [State.ARMED, State.HELD] if credits_balance() > 0 else [State.ARMED]
+    due = (ScheduledReminder.objects.filter(state__in=states, due_at__lte=now)
            .select_related("appointment__client", "appointment__practitioner", "appointment__location"))
     queued = 0
     for reminder in due:
@@ -457,22 +761,98 @@ def _send_scheduled(reminder: ScheduledReminder, now: datetime) -> bool:
     appointment = reminder.appointment
     client = appointment.client
     wants = client.sms_reminders if reminder.channel == Channel.SMS else client.email_reminders
-    outcome, note, message = ScheduledReminder.State.SKIPPED, "", None
+    outcome, reason, note, message = State.NOT_SENT, "", "", None
     if appointment.status != Status.BOOKED or appointment.starts_at != reminder.for_starts_at:
-        outcome, note = ScheduledReminder.State.RETIRED, "The appointment changed."
+        outcome, note = State.RETIRED, "The appointment changed."
     elif appointment.starts_at <= now:
-        note = "The appointment had already started."
+        reason, note = Reason.TOO_LATE, "Too late: the appointment started before the reminder could be sent."
     elif not wants:
-        note = "The client does not want reminders by this channel."
+        outcome, note = State.SKIPPED, f"The client does not want reminders by {reminder.get_channel_display()}."
     else:
         try:
             message = usual_reminder_queue(actor=None, appointment=appointment, channel=reminder.channel)
-            outcome = ScheduledReminder.State.SENT
+            outcome = State.SENT
             note = "" if message else "Already sent for this appointment time."
         except ApplicationError as exc:
             note = exc.message
+            if exc.code == "no_credits":
+                outcome, reason = State.HELD, Reason.NO_CREDITS
+                note = f"{exc.message} It is sent automatically once credits are added."
+            else:
+                reason = Reason.NO_CONTACT if exc.code == "no_contact" else Reason.ERROR
             logger.warning("Reminder for appointment %s by %s not sent: %s", appointment.pk, reminder.channel,
                            exc.code)
-    ScheduledReminder.objects.filter(pk=reminder.pk, state=ScheduledReminder.State.ARMED).update(
-        state=outcome, note=note[:300], message=message)
+    ScheduledReminder.objects.filter(pk=reminder.pk, state=reminder.state).update(
+        state=outcome, reason=reason, note=note[:300], message=message, updated_at=now)
     return message is not None
+
+
+# Acting on Scheduler reminders not sent (Needs attention) ------------------------------------------------------
+
+def _reminder_for_action(reminder: ScheduledReminder) -> ScheduledReminder:
+    locked = ScheduledReminder.objects.select_for_update().select_related(
+        "appointment__client", "appointment__practitioner", "appointment__location").get(pk=reminder.pk)
+    if locked.resolved_at is not None:
+        raise ApplicationError("This reminder was already dealt with.", code="resolved")
+    return locked
+
+
+@transaction.atomic
+def scheduled_reminder_send_now(*, actor: User, reminder: ScheduledReminder) -> Message:
+    """A person sends a Scheduler reminder that was not sent (or not yet due) now, quiet hours or not.
+
+    For rows scheduled, waiting for credits or not sent, while their appointment is booked at that time and
+    still ahead, and the client wants reminders by that channel; otherwise ApplicationError says why. The send
+    itself may be refused like any send (no credits, no mobile or email). Returns the message (the one already
+    sent for this appointment time, if any). The row becomes SENT and leaves
+    ``scheduled_reminders_needing_attention()``. Audited ``reminder.sent_now``.
+    """
+    now = timezone.now()
+    locked = _reminder_for_action(reminder)
+    appointment = locked.appointment
+    if locked.state == State.SENT:
+        raise ApplicationError("This reminder was already sent.", code="already_sent")
+    if (locked.state == State.RETIRED or appointment.status != Status.BOOKED
+            or appointment.starts_at != locked.for_starts_at):
+        raise ApplicationError("The appointment was cancelled or moved since; this reminder no longer applies.",
+                               code="changed")
+    if appointment.starts_at <= now:
+        raise ApplicationError("The appointment has already started.", code="too_late")
+    client = appointment.client
+    if not (client.sms_reminders if locked.channel == Channel.SMS else client.email_reminders):
+        raise ApplicationError(f"{client} does not want reminders by {locked.get_channel_display()}.",
+                               code="not_wanted")
+    message = usual_reminder_queue(actor=actor, appointment=appointment, channel=locked.channel)
+    note = f"Sent by {actor.get_full_name() or actor.username}."
+    if message is None:
+        key = f"usual:{locked.channel}:{appointment.pk}:{appointment.starts_at.isoformat()}"
+        message = Message.objects.get(key=key)
+        note = "Already sent for this appointment time."
+    ScheduledReminder.objects.filter(pk=locked.pk).update(state=State.SENT, reason="", note=note, message=message,
+                                                          resolved_at=now, resolved_by=actor, updated_at=now)
+    audit_record(actor=actor, action="reminder.sent_now", obj=locked, summary=note,
+                 changes={"was": locked.state, "reason": locked.reason, "message": message.pk})
+    return message
+
+
+@transaction.atomic
+def scheduled_reminder_dismiss(*, actor: User, reminder: ScheduledReminder) -> ScheduledReminder:
+    """A person dismisses a Scheduler reminder that was not sent: it leaves Needs attention and is not sent.
+
+    For rows waiting for credits (they stop waiting: "not sent, no credits") or not sent; the state and reason
+    stay on the appointment for the record. Refused for rows scheduled, sent, not wanted or retired, and for
+    rows already dealt with. Audited ``reminder.dismissed``.
+    """
+    now = timezone.now()
+    locked = _reminder_for_action(reminder)
+    if locked.state not in (State.HELD, State.NOT_SENT):
+        raise ApplicationError(f"This reminder is {locked.get_state_display().lower()}; there is nothing to dismiss.",
+                               code="not_needed")
+    changes: dict = {"resolved_at": now, "resolved_by": actor, "updated_at": now}
+    if locked.state == State.HELD:
+        changes.update(state=State.NOT_SENT, reason=Reason.NO_CREDITS)
+    ScheduledReminder.objects.filter(pk=locked.pk).update(**changes)
+    audit_record(actor=actor, action="reminder.dismissed", obj=locked, summary="Dismissed: not sent",
+                 changes={"was": locked.state, "reason": locked.reason})
+    locked.refresh_from_db()
+    return locked

@@ -15,3 +15,9 @@ def reminders_sweep() -> int:
     """Beat: queue the usual reminders that are due (the database is the schedule), and recover stuck sends."""
     services.messages_recover()
     return services.scheduler_sweep()
+
+
+@shared_task(ignore_result=True)
+def reminders_send_due() -> int:
+    """Credits were bought: send the reminders held for credits (and anything else due) now, not at the next beat."""
+    return services.scheduler_sweep()

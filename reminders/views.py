@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -16,33 +16,93 @@ from practice.errors import ApplicationError
 from practice.http import AuthedRequest, done, role_required
 from practice.timezones import parse_day
 from reminders import selectors, services, usual
-from reminders.forms import BulkForm, CreditPurchaseForm, MessageFilterForm, UsualTemplateForm
-from reminders.models import Channel, ReminderSettings
+from reminders.forms import BulkForm, CreditPurchaseForm, MessageFilterForm, ReminderSettingsForm, UsualTemplateForm
+from reminders.models import Channel, Message, ReminderSettings, ScheduledReminder
 from reminders.sms import twilio_signature_is_valid
+from scheduling.models import Appointment
 from scheduling.selectors import appointment_for_change, diary_url
 
 desk_or_admin = role_required(roles.can_manage_all_appointments)
 
 
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        number = int(value or "")
+    except ValueError:
+        return None
+    return number if 0 < number < 2**63 else None
+
+
+def _back_to_appointment(request: AuthedRequest, appointment: Appointment) -> HttpResponse:
+    if not request.headers.get("HX-Request"):
+        return done(request, reverse("appointment-detail", args=[appointment.pk]))
+    # Back to the day with this appointment's panel open again, showing the message log.
+    return done(request, diary_url(timezone.localtime(appointment.starts_at).date(), open=appointment.pk))
+
+
 @require_POST
 def telehealth_send(request: AuthedRequest, pk: int, channel: str) -> HttpResponse:
-    """Send the fixed telehealth details for one appointment (R11); never in bulk (R13)."""
+    """Send the fixed telehealth details for one appointment (R11); never in bulk (R13).
+
+    Once per meeting and channel; ``send_again`` (the confirm box, carrying the pk of the message the person
+    saw) sends it again.
+    """
     appointment = appointment_for_change(request.user, pk)
     if channel not in Channel.values:
         return HttpResponse(status=404)
     try:
         message = services.telehealth_details_send(actor=request.user, appointment=appointment, channel=channel,
-                                                   request_key=request.POST.get("request_key", ""))
+                                                   again_after=_int_or_none(request.POST.get("send_again")))
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        (messages.warning if exc.code == "already_sent" else messages.error)(request, exc.message)
     else:
         message.refresh_from_db()  # sending ran after the commit
         what = "SMS (2 credits)" if channel == Channel.SMS else "email"
         messages.success(request, f"Zoom details {what} to {message.recipient}: {message.get_status_display()}.")
-    if not request.headers.get("HX-Request"):
-        return done(request, reverse("appointment-detail", args=[pk]))
-    # Back to the day with this appointment's panel open again, showing the message log.
-    return done(request, diary_url(timezone.localtime(appointment.starts_at).date(), open=pk))
+    return _back_to_appointment(request, appointment)
+
+
+MESSAGE_ACTIONS = {
+    "sent": (services.message_mark_sent, "Marked as sent."),
+    "not-sent": (services.message_mark_not_sent, "Marked as not sent; any credits it took were refunded."),
+    "send-again": (services.message_send_again, "Sent again."),
+}
+
+
+@require_POST
+def message_action(request: AuthedRequest, pk: int, message_pk: int, action: str) -> HttpResponse:
+    """From the appointment's messages: settle a failed or unknown message (mark sent, send again, not sent)."""
+    appointment = appointment_for_change(request.user, pk)
+    message = get_object_or_404(Message, pk=message_pk, appointment=appointment)
+    if action not in MESSAGE_ACTIONS:
+        return HttpResponse(status=404)
+    service, success = MESSAGE_ACTIONS[action]
+    try:
+        service(actor=request.user, message=message)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success)
+    return _back_to_appointment(request, appointment)
+
+
+@require_POST
+def scheduled_reminder_action(request: AuthedRequest, pk: int, reminder_pk: int, action: str) -> HttpResponse:
+    """From the appointment's messages: send a Scheduler reminder that was not sent now, or dismiss it."""
+    appointment = appointment_for_change(request.user, pk)
+    reminder = get_object_or_404(ScheduledReminder, pk=reminder_pk, appointment=appointment)
+    try:
+        if action == "send":
+            services.scheduled_reminder_send_now(actor=request.user, reminder=reminder)
+            messages.success(request, "Reminder sent.")
+        elif action == "dismiss":
+            services.scheduled_reminder_dismiss(actor=request.user, reminder=reminder)
+            messages.success(request, "Dismissed: this reminder will not be sent.")
+        else:
+            return HttpResponse(status=404)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return _back_to_appointment(request, appointment)
 
 
 @desk_or_admin
@@ -98,6 +158,22 @@ def templates_edit(request: AuthedRequest) -> HttpResponse:
         "sms_form": forms[Channel.SMS], "email_form": forms[Channel.EMAIL], "fields": usual.MERGE_FIELDS,
         "title": "Reminder templates", "sms_preview": _preview(forms[Channel.SMS]["body"].value() or ""),
     })
+
+
+@role_required(roles.is_practice_admin)
+def settings_edit(request: AuthedRequest) -> HttpResponse:
+    """The Scheduler's settings: lead time, quiet hours, on/off, low-balance warning (bounded at save)."""
+    form = ReminderSettingsForm(request.POST or None, instance=ReminderSettings.load())
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.reminder_settings_update(actor=request.user, **{
+                name: form.cleaned_data[name] for name in services.SETTINGS_FIELDS})
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Reminder settings saved.")
+            return done(request, reverse("reminder-settings"))
+    return render(request, "reminders/settings.html", {"form": form, "title": "Reminder settings"})
 
 
 @require_POST

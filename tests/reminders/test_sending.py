@@ -21,7 +21,7 @@ def test_r11_r12_the_telehealth_sms_carries_the_meeting_and_costs_exactly_2_cred
         telehealth_appointment, front_desk, credits, sms_outbox):
     meeting = telehealth_appointment.zoom_meeting
     message = services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment,
-                                               channel=Channel.SMS, request_key="k1")
+                                               channel=Channel.SMS)
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT and message.credits == 2
     assert services.credits_balance() == 98
@@ -34,8 +34,7 @@ def test_r11_r12_the_telehealth_sms_carries_the_meeting_and_costs_exactly_2_cred
 
 def test_r11_the_telehealth_email_has_link_id_passcode_and_an_invitation(telehealth_appointment, front_desk):
     meeting = telehealth_appointment.zoom_meeting
-    services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment, channel=Channel.EMAIL,
-                                     request_key="k1")
+    services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment, channel=Channel.EMAIL)
     [email] = mail.outbox
     assert email.to == ["casey@example.com"]
     for part in (email.body, email.alternatives[0][0]):
@@ -48,24 +47,24 @@ def test_r11_the_telehealth_email_has_link_id_passcode_and_an_invitation(telehea
 
 
 def test_a_double_click_sends_once(telehealth_appointment, front_desk, credits, sms_outbox):
-    for _ in range(2):
-        services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment,
-                                         channel=Channel.SMS, request_key="same-form")
+    services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment, channel=Channel.SMS)
+    with pytest.raises(ApplicationError, match="already sent") as refused:
+        services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment, channel=Channel.SMS)
+    assert refused.value.code == "already_sent"
     assert len(sms_outbox) == 1 and Message.objects.count() == 1 and services.credits_balance() == 98
 
 
 def test_too_few_credits_sends_nothing_and_says_how_many(telehealth_appointment, front_desk, sms_outbox):
     CreditEntry.objects.create(amount=1, reason=CreditEntry.Reason.PURCHASE)
     with pytest.raises(ApplicationError, match="needs 2 and 1 is available"):
-        services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment, channel=Channel.SMS,
-                                         request_key="k")
+        services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment, channel=Channel.SMS)
     assert sms_outbox == [] and not Message.objects.exists() and services.credits_balance() == 1
 
 
 def test_a_permanent_rejection_is_refunded(telehealth_appointment, front_desk, credits, sms_outbox):
     sms.fail_next(sms.SmsError("Twilio refused the SMS (21211): invalid To", permanent=True, code=21211))
     message = services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment,
-                                               channel=Channel.SMS, request_key="k")
+                                               channel=Channel.SMS)
     message.refresh_from_db()
     assert message.status == MessageStatus.FAILED and "21211" in message.error
     assert services.credits_balance() == 100
@@ -76,7 +75,7 @@ def test_a_permanent_rejection_is_refunded(telehealth_appointment, front_desk, c
 def test_a_transient_failure_is_retried_and_sent_once(telehealth_appointment, front_desk, credits, sms_outbox):
     sms.fail_next(sms.SmsError("Twilio 503", permanent=False), count=2)
     message = services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment,
-                                               channel=Channel.SMS, request_key="k")
+                                               channel=Channel.SMS)
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT and message.attempts == 3
     assert len(sms_outbox) == 1 and services.credits_balance() == 98
@@ -85,7 +84,7 @@ def test_a_transient_failure_is_retried_and_sent_once(telehealth_appointment, fr
 def test_a_timeout_after_sending_is_unknown_and_not_resent(telehealth_appointment, front_desk, credits, sms_outbox):
     sms.fail_next(sms.SmsError("Twilio did not answer in time", permanent=False, maybe_sent=True))
     message = services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment,
-                                               channel=Channel.SMS, request_key="k")
+                                               channel=Channel.SMS)
     message.refresh_from_db()
     assert message.status == MessageStatus.UNKNOWN and sms_outbox == []
     services.message_send(message_pk=message.pk)  # a duplicate delivery of the task
@@ -96,7 +95,7 @@ def test_the_send_task_twice_sends_once(telehealth_appointment, front_desk, cred
     from reminders.tasks import message_send
 
     message = services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment,
-                                               channel=Channel.SMS, request_key="k")
+                                               channel=Channel.SMS)
     message_send.apply(args=[message.pk])
     message_send.apply(args=[message.pk])
     assert len(sms_outbox) == 1
@@ -110,14 +109,13 @@ def test_telehealth_details_are_refused_without_a_meeting_or_contact(telehealth_
     client_record.save()
     telehealth_appointment.client.refresh_from_db()
     with pytest.raises(ApplicationError, match="has no mobile number"):
-        services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment, channel=Channel.SMS,
-                                         request_key="k")
+        services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment, channel=Channel.SMS)
     with django_capture_on_commit_callbacks(execute=True):
         appointment_telehealth_remove(actor=front_desk, appointment=telehealth_appointment)
     telehealth_appointment.refresh_from_db()
     with pytest.raises(ApplicationError, match="no current Zoom meeting"):
         services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment,
-                                         channel=Channel.EMAIL, request_key="k")
+                                         channel=Channel.EMAIL)
 
 
 def test_r14_the_usual_reminder_works_for_a_telehealth_appointment(telehealth_appointment, front_desk, credits,
@@ -180,8 +178,7 @@ def test_front_desk_and_practitioners_cannot_edit_templates(client, front_desk, 
 
 
 def test_the_panel_offers_telehealth_sends_and_shows_the_log(telehealth_appointment, front_desk, credits, client):
-    services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment, channel=Channel.SMS,
-                                     request_key="k")
+    services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment, channel=Channel.SMS)
     client.force_login(front_desk)
     html = client.get(reverse("appointment-detail", args=[telehealth_appointment.pk])).content.decode()
     assert "Send Zoom details by SMS" in html and "Send Zoom details by email" in html
@@ -218,8 +215,7 @@ def test_moving_then_sending_carries_the_new_meeting(telehealth_appointment, fro
                          ends_at=new_start + timedelta(minutes=30), practitioner=telehealth_appointment.practitioner,
                          location=telehealth_appointment.location)
     telehealth_appointment.refresh_from_db()
-    services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment, channel=Channel.SMS,
-                                     request_key="after-move")
+    services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment, channel=Channel.SMS)
     assert telehealth_appointment.zoom_meeting.join_url in sms_outbox[0].body
 
 
@@ -237,7 +233,7 @@ def test_a_telehealth_message_queued_before_a_move_is_not_sent_with_the_dead_lin
 
     monkeypatch.setattr(message_send, "delay", lambda pk: None)  # the task waits in the broker…
     message = services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment,
-                                               channel=Channel.SMS, request_key="before-move")
+                                               channel=Channel.SMS)
     new_start = telehealth_appointment.starts_at + timedelta(days=1)
     with django_capture_on_commit_callbacks(execute=True):  # …while the meeting is re-created (R7)
         appointment_move(actor=front_desk, appointment=telehealth_appointment, starts_at=new_start,
@@ -257,7 +253,7 @@ def test_an_email_timeout_is_unknown_not_resent(telehealth_appointment, front_de
 
     monkeypatch.setattr(EmailMultiAlternatives, "send", hangs)
     message = services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment,
-                                               channel=Channel.EMAIL, request_key="k")
+                                               channel=Channel.EMAIL)
     message.refresh_from_db()
     assert message.status == MessageStatus.UNKNOWN and message.attempts == 1
 
@@ -269,9 +265,9 @@ def test_stuck_messages_are_recovered(telehealth_appointment, front_desk, credit
 
     monkeypatch.setattr(message_send, "delay", lambda pk: None)  # the broker lost the task
     lost = services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment,
-                                            channel=Channel.SMS, request_key="lost")
+                                            channel=Channel.SMS)
     dying = services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment,
-                                             channel=Channel.EMAIL, request_key="dying")
+                                             channel=Channel.EMAIL)
     Message.objects.filter(pk=dying.pk).update(status=MessageStatus.SENDING)
     monkeypatch.undo()
     later = timezone.now() + timedelta(minutes=20)
@@ -286,8 +282,7 @@ def test_a_practice_name_with_a_comma_still_sends_email(telehealth_appointment, 
     practice.name = "Smith, Jones & Co (Physio)"
     practice.email = "hello@example.com"
     practice.save()
-    services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment, channel=Channel.EMAIL,
-                                     request_key="k")
+    services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment, channel=Channel.EMAIL)
     [email] = mail.outbox
     assert email.from_email == '"Smith, Jones & Co (Physio)" <hello@example.com>'
     email.message()  # the headers serialise
@@ -311,7 +306,7 @@ def test_concurrent_deliveries_of_one_send_call_the_provider_once(telehealth_app
 
     monkeypatch.setattr(message_send, "delay", lambda pk: None)
     message = services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment,
-                                               channel=Channel.SMS, request_key="race")
+                                               channel=Channel.SMS)
     barrier = threading.Barrier(5)
     errors = []
 
