@@ -16,11 +16,32 @@ from telehealth.models import MeetingState
 
 SLOT_MINUTES = 15
 # The Zoom badge on a telehealth block, by the meeting's state: (class, text, prefix of the hover reason).
-ZOOM_BADGES = {
+ZOOM_BADGES: dict[str, tuple[str, str, str]] = {
     MeetingState.ACTIVE: ("zoom", "Zoom", ""),
     MeetingState.PENDING_CREATE: ("warn", "Zoom pending", "pending: "),
     MeetingState.FAILED: ("bad", "Zoom failed", "failed: "),
 }
+# A create still under way and not failing yet: the block says so and asks again until it is settled.
+CREATING_BADGE = ("warn", "Creating Zoom meeting…", "")
+POLL_SECONDS = 5
+
+
+def zoom_badge(*, is_telehealth: bool, state: str | None, error: str | None, poll_url: str = "") -> str:
+    """The badge's HTML. While the meeting is being created it polls ``poll_url`` (htmx) and replaces itself."""
+    if not is_telehealth:
+        return ""
+    if state == MeetingState.PENDING_CREATE and not error:
+        css, text, prefix = CREATING_BADGE
+    else:
+        css, text, prefix = ZOOM_BADGES.get(state or "", ("bad", "No Zoom meeting", ""))
+    title = f' title="{escape(prefix + error)}"' if prefix and error else ""
+    poll = ""
+    if state == MeetingState.PENDING_CREATE and poll_url:
+        # Slower while Zoom is failing (the retry is minutes away); hx-target overrides the diary's #panel.
+        every = POLL_SECONDS if not error else POLL_SECONDS * 6
+        poll = (f' hx-get="{escape(poll_url)}" hx-trigger="every {every}s" hx-target="this" hx-swap="outerHTML"'
+                ' hx-push-url="false"')
+    return f'<span class="badge {css}"{title}{poll}>{text}</span>'
 
 
 @dataclass(frozen=True)
@@ -61,13 +82,9 @@ class Layout:
             f'{status}<span class="badges">{self.badge(entry)}</span></a>'
         )
 
-    @staticmethod
-    def badge(entry) -> str:
-        if not entry.is_telehealth:
-            return ""
-        css, text, prefix = ZOOM_BADGES.get(entry.zoom_state, ("bad", "No Zoom meeting", ""))
-        title = f' title="{escape(prefix + entry.zoom_error)}"' if prefix and entry.zoom_error else ""
-        return f'<span class="badge {css}"{title}>{text}</span>'
+    def badge(self, entry) -> str:
+        return zoom_badge(is_telehealth=entry.is_telehealth, state=entry.zoom_state, error=entry.zoom_error,
+                          poll_url=f"{self.appointment_url}{entry.pk}/?part=zoom-badge")
 
 
     def column(self, *, day: date, practitioner_id: int, shifts, entries, bookable: bool) -> SafeString:

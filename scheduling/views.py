@@ -14,7 +14,7 @@ from practice.http import AuthedRequest, done, render_page
 from practice.models import Location, Practice, Practitioner
 from practice.selectors import client_search, client_search_chosen
 from practice.timezones import parse_day
-from scheduling import selectors, services
+from scheduling import diary_html, selectors, services
 from scheduling.forms import BookingForm, CancelForm, MoveForm, StatusForm
 from scheduling.models import Status
 from telehealth import selectors as telehealth_selectors
@@ -134,6 +134,18 @@ def appointment_new(request: AuthedRequest) -> HttpResponse:
 @require_GET
 def appointment_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     appointment = selectors.appointment_for_user(request.user, pk)
+    part = request.GET.get("part")
+    # The panel's telehealth box and the diary block's Zoom badge poll these while Zoom work is under way.
+    if part == "telehealth":
+        # Once settled, the box reloads the whole panel once, so what depends on the meeting (send buttons) shows.
+        return render(request, "scheduling/_telehealth_section.html",
+                      {**_detail_context(request, appointment), "polled": True})
+    if part == "zoom-badge":
+        meeting = appointment.zoom_meeting
+        return HttpResponse(diary_html.zoom_badge(
+            is_telehealth=appointment.is_telehealth and not appointment.is_cancelled,
+            state=meeting.state if meeting else None, error=meeting.last_error if meeting else None,
+            poll_url=f"{reverse('appointment-detail', args=[appointment.pk])}?part=zoom-badge"))
     return render_page(request, "scheduling/_appointment_detail.html", _detail_context(request, appointment))
 
 
@@ -163,16 +175,19 @@ def _detail_context(request: AuthedRequest, appointment, *, move_form: MoveForm 
 
 
 def _warn_if_zoom_not_ready(request: AuthedRequest, appointment) -> None:
-    """Zoom ran after the commit; if it failed, the change is saved and the person is told what happens next."""
+    """The Zoom work runs on a worker; say where it stands now: under way, retrying (why), or failed (why)."""
     if appointment.zoom_meeting_id is None:
         return
     meeting = telehealth_selectors.meeting_get(appointment.zoom_meeting_id)
-    if meeting.state == MeetingState.PENDING_CREATE:
+    if meeting.state == MeetingState.PENDING_CREATE and not meeting.last_error:
+        messages.info(request, "The Zoom meeting is being created; the appointment shows it when it is ready.")
+    elif meeting.state == MeetingState.PENDING_CREATE:
         messages.warning(request, f"Zoom could not create the meeting yet ({meeting.last_error}). The appointment is "
                                   "saved and the meeting will be retried automatically.")
     elif meeting.state == MeetingState.FAILED:
-        messages.error(request, f"Zoom refused the meeting: {meeting.last_error} The appointment is saved without a "
-                                "working Zoom meeting; see it on the appointment.")
+        # Not "Zoom refused": the reason may be that Zoom never answered.
+        messages.error(request, f"The Zoom meeting could not be created: {meeting.last_error} The appointment is "
+                                "saved without a working Zoom meeting; see it on the appointment.")
 
 
 def _act(request: AuthedRequest, pk: int, action) -> HttpResponse:
@@ -213,10 +228,18 @@ def appointment_move(request: AuthedRequest, pk: int) -> HttpResponse:
         messages.warning(request, warning)
     if result.telehealth == services.TelehealthChange.RECREATED:
         # R7: say what changed for the client, and offer to send the new details; nothing is sent automatically.
-        messages.info(request, "The Zoom meeting was re-created for the new time. The old link, meeting ID and "
-                               "passcode no longer work. Send the new details to the client:",
-                      extra_tags=f"zoom-recreated appointment-{result.appointment.pk}")
-        _warn_if_zoom_not_ready(request, result.appointment)
+        # The worker may not have made the new meeting yet: "was re-created" only once it exists.
+        meeting = result.appointment.zoom_meeting
+        done_yet = meeting is not None and telehealth_selectors.meeting_get(meeting.pk).state == MeetingState.ACTIVE
+        if done_yet:
+            messages.info(request, "The Zoom meeting was re-created for the new time. The old link, meeting ID and "
+                                   "passcode no longer work. Send the new details to the client:",
+                          extra_tags=f"zoom-recreated appointment-{result.appointment.pk}")
+        else:
+            messages.info(request, "The Zoom meeting is being re-created for the new time. The old link, meeting ID "
+                                   "and passcode no longer work. Once the new meeting is ready, send its details to "
+                                   "the client from the appointment.")
+            _warn_if_zoom_not_ready(request, result.appointment)
     elif result.telehealth == services.TelehealthChange.REMOVED:
         messages.warning(request, "Telehealth is not supported when an appointment moves to another practitioner: "
                                   "the Zoom meeting was deleted and Telehealth unticked. The client was not notified. "

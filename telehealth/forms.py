@@ -22,7 +22,7 @@ class ZoomConnectionForm(forms.Form):
         self.fields["client_secret"].required = not has_secret
 
     def clean(self) -> dict:
-        data = super().clean()
+        data = super().clean() or {}
         # Zoom credentials are plain ASCII: anything else could never be sent in the token request's Basic header.
         for name in ("account_id", "client_id", "client_secret"):
             value = data.get(name) or ""

@@ -105,6 +105,8 @@ class ZoomMeeting(models.Model):
     # The appointment it was made for, kept when the appointment lets go of it (R7, R8, R9), so the panel can say
     # it is still to be deleted. An integer, not a key: telehealth does not depend on scheduling.
     appointment_pk = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    # Since when the create or delete it waits for has been wanted (Needs attention lists it after ~15 minutes).
+    pending_since = models.DateTimeField(null=True, blank=True)
     # The last error cannot heal by itself (e.g. Zoom 3003, a revoked scope): a person must act.
     needs_person = models.BooleanField(default=False)
     # A person checked Zoom and took it off the Needs attention list.
@@ -129,6 +131,11 @@ class ZoomMeeting(models.Model):
         if len(digits) == 10:
             return f"{digits[:3]} {digits[3:6]} {digits[6:]}"
         return digits
+
+    @property
+    def appointment_ref_id(self) -> int | None:
+        """The appointment's pk, also after the appointment let go of the meeting (see ``appointment_pk``)."""
+        return self.appointment_pk
 
     @property
     def agenda(self) -> str:

@@ -1,7 +1,15 @@
+from datetime import timedelta
+
+from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from practice.models import Practitioner
-from telehealth.models import ZoomConnection, ZoomMeeting
+from telehealth.models import ConnectionStatus, MeetingState, ZoomConnection, ZoomMeeting
+
+# A create or delete still pending after this long is no longer "in progress": a person should know.
+ATTENTION_AFTER = timedelta(minutes=15)
+PENDING = (MeetingState.PENDING_CREATE, MeetingState.PENDING_DELETE)
 
 
 def practitioners_with_connections() -> list[tuple[Practitioner, ZoomConnection | None]]:
@@ -19,3 +27,44 @@ def practitioner_get(pk: int) -> Practitioner:
 
 def meeting_get(pk: int) -> ZoomMeeting:
     return ZoomMeeting.objects.get(pk=pk)
+
+
+def meetings_still_deleting(*, appointment_pk: int, exclude_pk: int | None = None) -> list[ZoomMeeting]:
+    """The appointment's earlier meetings Zoom has not deleted yet (R7, R8, R9 let go of them), oldest first."""
+    return list(ZoomMeeting.objects.filter(appointment_pk=appointment_pk, state=MeetingState.PENDING_DELETE)
+                .exclude(pk=exclude_pk or 0).order_by("created_at"))
+
+
+def meetings_needing_attention() -> QuerySet[ZoomMeeting]:
+    """ZoomMeeting rows a person must act on, not yet marked resolved (oldest problem first).
+
+    - creates that FAILED (a "Try again" replaces the row, so a failed row is an open problem);
+    - creates or deletes still pending after ATTENTION_AFTER (since ``pending_since``, or ``created_at`` for
+      rows older than that field);
+    - pending rows whose last error needs a person (``needs_person``: Zoom 3000/3003/3007, credentials, scopes,
+      an unconfirmed create that cannot be looked for);
+    - creates held by Zoom's daily limit (the practitioner's connection has ``daily_limit_until`` ahead).
+    Rows come with ``practitioner`` selected. A QuerySet, so callers can count it in SQL.
+    """
+    now = timezone.now()
+    stale = now - ATTENTION_AFTER
+    pending_too_long = Q(state__in=PENDING) & (
+        Q(pending_since__lt=stale) | Q(pending_since__isnull=True, created_at__lt=stale))
+    held = Q(state=MeetingState.PENDING_CREATE, practitioner__zoom_connection__daily_limit_until__gt=now)
+    return (ZoomMeeting.objects
+            .filter(Q(state=MeetingState.FAILED) | pending_too_long | Q(state__in=PENDING, needs_person=True) | held)
+            .filter(attention_resolved_at__isnull=True)
+            .select_related("practitioner")
+            .order_by("updated_at", "pk"))
+
+
+def connections_failing() -> QuerySet[ZoomConnection]:
+    """Connections marked FAILING (a permanent reason: credentials, scopes, Zoom user), longest failing first."""
+    return (ZoomConnection.objects.filter(status=ConnectionStatus.FAILING)
+            .select_related("practitioner").order_by("status_since", "pk"))
+
+
+def connections_on_daily_hold() -> QuerySet[ZoomConnection]:
+    """Connections whose Zoom user used up Zoom's daily create/update limit; ``daily_limit_until`` is the reset."""
+    return (ZoomConnection.objects.filter(daily_limit_until__gt=timezone.now())
+            .select_related("practitioner").order_by("daily_limit_until", "pk"))

@@ -295,7 +295,7 @@ def meeting_plan(*, practitioner: Practitioner, starts_at: datetime, duration: i
         # The topic goes to Zoom: no client name or clinical details in it.
         topic=f"Telehealth appointment - {practice.name}"[:200],
         starts_at=starts_at, duration=duration, timezone=practice.time_zone, passcode=generate_passcode(),
-        create_ref=create_ref, maybe_created=maybe_created,
+        create_ref=create_ref, maybe_created=maybe_created, pending_since=now,
     )
     transaction.on_commit(lambda: _queue_sync(meeting.pk), robust=True)
     return meeting
@@ -330,7 +330,7 @@ def meeting_discard(*, meeting: ZoomMeeting) -> None:
     # A create in flight sees this state when it records its result, and deletes what it made; an unconfirmed
     # create is looked for in Zoom (by its reference) and deleted if found.
     ZoomMeeting.objects.filter(pk=meeting.pk).update(
-        state=MeetingState.PENDING_DELETE, next_attempt_at=now, appointment_pk=appointment_pk,
+        state=MeetingState.PENDING_DELETE, next_attempt_at=now, appointment_pk=appointment_pk, pending_since=now,
         last_error="", needs_person=False, attention_resolved_at=None, attention_resolved_by=None)
     transaction.on_commit(lambda: _queue_sync(meeting.pk), robust=True)
 

@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from practice import roles
@@ -18,6 +19,7 @@ def zoom_connections(request: AuthedRequest) -> HttpResponse:
     """Options → Zoom: one row per practitioner (R1)."""
     return render(request, "telehealth/zoom_connections.html", {
         "practitioners": selectors.practitioners_with_connections(), "title": "Zoom connections",
+        "now": timezone.now(),
     })
 
 
@@ -39,7 +41,7 @@ def zoom_connection_edit(request: AuthedRequest, practitioner_pk: int) -> HttpRe
             return redirect(reverse("zoom-connection", args=[practitioner.pk]))
     return render(request, "telehealth/zoom_connection.html", {
         "form": form, "practitioner": practitioner, "connection": connection,
-        "title": f"Zoom for {practitioner}",
+        "title": f"Zoom for {practitioner}", "now": timezone.now(),
     })
 
 

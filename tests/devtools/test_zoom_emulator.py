@@ -428,3 +428,43 @@ def test_it_has_a_command_line(emu):
         process.terminate()
         process.wait(timeout=5)
         process.stdout.close()
+
+
+def test_it_lists_a_hosts_upcoming_meetings_with_their_agendas_page_by_page(emu, clock, api):
+    for n in range(3):
+        assert create(emu, api, {**CREATE_BODY, "agenda": f"ref:{n}"}).status_code == 201
+    assert create(emu, api, {**CREATE_BODY, "start_time": "2026-11-01T23:00:00Z", "agenda": "ref:past"}).ok
+    assert create(emu, api, {**CREATE_BODY, "agenda": "ref:ben"}, user="ben@example.com").ok
+    url = f"{emu.api_base_url}/users/amelia@example.com/meetings"
+
+    first = api.get(url, params={"type": "upcoming", "page_size": 2}, timeout=5).json()
+    second = api.get(url, params={"type": "upcoming", "page_size": 2,
+                                  "next_page_token": first["next_page_token"]}, timeout=5).json()
+
+    assert first["total_records"] == 3 and len(first["meetings"]) == 2 and first["next_page_token"]
+    assert len(second["meetings"]) == 1 and second["next_page_token"] == ""
+    agendas = sorted(m["agenda"] for m in first["meetings"] + second["meetings"])
+    assert agendas == ["ref:0", "ref:1", "ref:2"]  # not the past one, not another host's
+    assert {"id", "join_url", "start_time", "topic"} <= set(first["meetings"][0])
+    assert "password" not in first["meetings"][0] and "start_url" not in first["meetings"][0]
+
+
+def test_its_list_needs_a_read_scope_and_checks_parameters(emu, api):
+    url = f"{emu.api_base_url}/users/amelia@example.com/meetings"
+    assert_zoom_error(api.get(url, params={"page_size": 301}, timeout=5), 400, 300)
+    assert_zoom_error(api.get(url, params={"next_page_token": "nope"}, timeout=5), 400, 300)
+    emu.scopes = ("meeting:write:meeting:admin", "meeting:read:meeting:admin", "user:read:user:admin")
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {get_token(emu).json()['access_token']}"
+    body = assert_zoom_error(session.get(url, timeout=5), 400, 4711)
+    assert "meeting:read:list_meetings:admin" in body["message"]
+
+
+def test_it_can_apply_a_request_and_answer_too_late(emu, api):
+    emu.delay_next(1.0, path_contains="/meetings", method="POST")
+
+    with pytest.raises(requests.ReadTimeout):
+        api.post(f"{emu.api_base_url}/users/amelia@example.com/meetings", json=CREATE_BODY, timeout=(2, 0.2))
+
+    assert len(emu.state.meetings) == 1  # made, although the client never heard
+    assert create(emu, api).status_code == 201  # only the next matching request was slow

@@ -225,10 +225,40 @@ def test_r7_moving_deletes_the_meeting_and_creates_a_new_one(alice_zoom, practit
     assert old.state == MeetingState.DELETED
     assert appointment.zoom_meeting.state == MeetingState.ACTIVE and appointment.zoom_meeting != old
     assert list(zoom_meetings(zoom)) == [appointment.zoom_meeting.zoom_id]
-    assert "The Zoom meeting was re-created for the new time" in html
+    # The worker had not run when the message was written: it must not claim the meeting exists yet.
+    assert "The Zoom meeting is being re-created for the new time" in html
+    assert "was re-created" not in html
     assert "old link, meeting ID and passcode no longer work" in html
-    assert "Send new details by SMS" in html
+    panel = client.get(reverse("appointment-detail", args=[appointment.pk])).content.decode()
+    assert "is ready" in panel and "Send Zoom details by SMS" in panel  # offered once it exists
     assert mail.outbox == []  # nothing sent automatically
+
+
+@pytest.mark.django_db(transaction=True)
+def test_r7_the_message_says_re_created_only_when_the_new_meeting_exists(
+        alice_zoom, practitioner_a, front_desk, location, appointment_type, client_record, client, zoom):
+    # Transactional: the commit really happens inside the request, so the (eager) worker has run by the message.
+    from tests.conftest import ensure_roles
+
+    ensure_roles()
+    result = appointment_book(actor=front_desk, client=client_record, practitioner=practitioner_a,
+                              location=location, appointment_type=appointment_type, starts_at=START,
+                              is_telehealth=True)
+    client.force_login(front_desk)
+    response = client.post(reverse("appointment-move", args=[result.appointment.pk]), {
+        "practitioner": practitioner_a.pk, "location": location.pk, "date": "2030-03-05",
+        "start_time": "14:00", "duration": "30"}, follow=True)
+    html = response.content.decode()
+    assert "The Zoom meeting was re-created for the new time" in html
+    assert "Send new details by SMS" in html
+    zoom.fail_next(503, count=5, method="POST")
+    response = client.post(reverse("appointment-move", args=[result.appointment.pk]), {
+        "practitioner": practitioner_a.pk, "location": location.pk, "date": "2030-03-06",
+        "start_time": "14:00", "duration": "30"}, follow=True)
+    html = response.content.decode()
+    assert "is being re-created for the new time" in html and "was re-created" not in html
+    assert "Send new details by SMS" not in html  # there are no new details yet
+    assert "Zoom could not create the meeting yet (Zoom is unavailable (HTTP 503)" in html
 
 
 def test_r7_a_location_change_alone_keeps_the_meeting(alice_zoom, practitioner_a, tele_book, front_desk,
@@ -485,9 +515,11 @@ def test_booking_while_zoom_is_down_is_saved_and_says_so(alice_zoom, practitione
             "start_time": "10:00", "appointment_type": appointment_type.pk, "location": location.pk,
             "is_telehealth": "on"}, follow=True)
     html = response.content.decode()
-    assert "Zoom could not create the meeting yet" in html and "retried automatically" in html
+    assert "The Zoom meeting is being created" in html  # the worker had not answered when the page was made
     appointment = Appointment.objects.get()
     assert appointment.zoom_meeting.state == MeetingState.PENDING_CREATE
+    panel = client.get(reverse("appointment-detail", args=[appointment.pk])).content.decode()
+    assert "pending: Zoom is unavailable (HTTP 503)" in panel and "retrying automatically" in panel
 
 
 def test_a_move_is_saved_even_while_the_connection_is_marked_failing(alice_zoom, practitioner_a, tele_book,

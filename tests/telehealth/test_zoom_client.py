@@ -742,3 +742,101 @@ def test_a_token_request_timeout_is_simply_transient(zoom_http, zoom_client):
         zoom_client.get_user(USER)
 
     assert not isinstance(caught.value, ZoomTimeoutError) and not caught.value.permanent
+
+
+# Token cache down, bad stored credentials, the web budget, on_send ---------------------------------------------
+
+
+def test_a_token_cache_outage_is_a_transient_error_with_a_reason(zoom_http, zoom_client, monkeypatch):
+    class DownCache:
+        def __getattr__(self, name):
+            def down(*args, **kwargs):
+                raise ConnectionError("Error 111 connecting to redis:6379. Connection refused.")
+
+            return down
+
+    monkeypatch.setattr(zoom, "cache", DownCache())
+    sent = []
+
+    with pytest.raises(ZoomTransientError) as caught:
+        zoom_client.create_meeting(USER, meeting_request(), on_send=lambda: sent.append(1))
+
+    assert "token cache" in caught.value.message and "ConnectionError" in caught.value.message
+    assert caught.value.maybe_applied is False
+    assert sent == [] and len(zoom_http.calls) == 0  # nothing left for Zoom
+    zoom_http.reset()  # the mock's assert_all_requests_are_fired has nothing registered
+
+
+@pytest.mark.parametrize(("field_name", "value"), [("client_secret", "sécret-€"), ("client_id", "clïent"),
+                                                   ("account_id", "acct 1"), ("client_id", "a:b")])
+def test_stored_credentials_zoom_could_never_accept_fail_clearly_without_a_request(zoom_http, field_name, value):
+    credentials = ZoomCredentials(**{"account_id": "acct-123", "client_id": "client-abc", "client_secret": SECRET,
+                                     field_name: value})
+
+    with pytest.raises(ZoomAuthError) as caught:
+        ZoomClient(credentials).get_user(USER)
+
+    assert caught.value.permanent and "Copy it again" in caught.value.message
+    assert len(zoom_http.calls) == 0
+
+
+def test_on_send_runs_only_once_the_token_is_in_hand(zoom_http, zoom_client):
+    zoom_http.post(TOKEN_URL, status=503, body="")
+    order = []
+
+    with pytest.raises(ZoomTransientError):
+        zoom_client.create_meeting(USER, meeting_request(), on_send=lambda: order.append("sent"))
+    assert order == []
+
+    add_token(zoom_http)
+    zoom_http.post(f"{API}/users/{USER}/meetings", status=201, json=created_meeting_json())
+    zoom_client.create_meeting(USER, meeting_request(), on_send=lambda: order.append("sent"))
+    assert order == ["sent"]
+
+
+def test_a_budget_caps_every_timeout_of_the_client(zoom_http, settings):
+    settings.ZOOM_CONNECT_TIMEOUT, settings.ZOOM_READ_TIMEOUT = 3.05, 10.0
+    add_token(zoom_http)
+    zoom_http.get(MEETING_URL, json=meeting_json())
+
+    ZoomClient(CREDENTIALS, budget=2.0).get_meeting(MEETING_ID)
+
+    for call in zoom_http.calls:
+        connect, read = call.request.req_kwargs["timeout"]
+        assert connect <= 2.0 and read <= 2.0
+
+
+def test_a_spent_budget_is_a_transient_error_before_any_request(zoom_http):
+    client = ZoomClient(CREDENTIALS, budget=2.0)
+    client._deadline = time.monotonic() - 1  # as if 3 s had gone on an earlier call
+
+    with pytest.raises(ZoomTransientError, match="within 2 s"):
+        client.get_meeting(MEETING_ID)
+
+    assert len(zoom_http.calls) == 0
+
+
+def test_it_finds_nothing_when_no_agenda_carries_the_reference(zoom_http, zoom_client):
+    add_token(zoom_http)
+    zoom_http.get(f"{API}/users/{USER}/meetings", json={"meetings": [
+        {"id": 1, "agenda": "ref:other"}, {"id": 2, "agenda": ""}], "next_page_token": ""})
+
+    assert zoom_client.find_meeting_by_agenda(USER, "ref:mine") is None
+
+
+def test_a_missing_list_scope_is_a_scope_error(zoom_http, zoom_client):
+    add_token(zoom_http)
+    zoom_http.get(f"{API}/users/{USER}/meetings", status=400, json={
+        "code": 4711, "message": "Invalid access token, does not contain scopes:[meeting:read:list_meetings:admin]."})
+
+    with pytest.raises(ZoomScopeError):
+        zoom_client.find_meeting_by_agenda(USER, "ref:mine")
+
+
+def test_the_list_scope_is_recommended_not_required():
+    granular = {"meeting:write:meeting:admin", "meeting:read:meeting:admin", "meeting:delete:meeting:admin",
+                "user:read:user:admin"}
+    assert missing_scopes(granular) == []
+    assert missing_scopes(granular, recommended=True) == [
+        "list meetings (meeting:read:admin or meeting:read:list_meetings:admin)"]
+    assert missing_scopes({"meeting:read:admin"}, recommended=True) == []
