@@ -27,7 +27,9 @@ def telehealth_status(appointment: Any) -> TelehealthStatus:
     current: ZoomMeeting | None = appointment.zoom_meeting
     deleting = selectors.meetings_still_deleting(appointment_pk=appointment.pk,
                                                  exclude_pk=current.pk if current else None)
-    under_way = [m for m in [current, *deleting] if m is not None and m.is_pending]
+    # A row stopped for a person (no next attempt) will not change by itself: nothing to poll for.
+    under_way = [m for m in [current, *deleting] if m is not None and m.is_pending
+                 and not (m.needs_person and m.next_attempt_at is None)]
     if not under_way:
         return TelehealthStatus(deleting)
     waiting = all(m.last_error for m in under_way)

@@ -183,6 +183,7 @@ def test_a_permanent_delete_refusal_is_surfaced_and_not_retried_blindly(
     assert list(selectors.meetings_needing_attention()) == [meeting]
     html = panel(client, front_desk, appointment)
     assert "It is not retried automatically" in html and "was deleted" not in html
+    assert 'hx-trigger="every' not in html  # nothing will change by itself: no polling
     committed(services.meeting_retry_now, actor=front_desk, meeting=meeting)  # queued; Zoom deletes it
     meeting.refresh_from_db()
     assert meeting.state == MeetingState.DELETED and zoom_meetings(zoom) == {}
