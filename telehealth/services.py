@@ -324,9 +324,14 @@ def meeting_discard(*, meeting: ZoomMeeting) -> None:
     never_created = meeting.zoom_id is None and not in_flight and not unconfirmed
     if (meeting.state == MeetingState.FAILED and not unconfirmed) or (
             meeting.state == MeetingState.PENDING_CREATE and never_created):
-        ZoomMeeting.objects.filter(pk=meeting.pk).update(state=MeetingState.DELETED, next_attempt_at=None,
-                                                         appointment_pk=appointment_pk)
-        return
+        # Conditional on the row still being as read: a worker may have claimed it since, and then what it
+        # creates must be deleted (the path below), not forgotten.
+        gone = ZoomMeeting.objects.filter(
+            Q(claimed_until__isnull=True) | Q(claimed_until__lte=now),
+            pk=meeting.pk, state=meeting.state, zoom_id=None, maybe_created=False, create_sent_at=None,
+        ).update(state=MeetingState.DELETED, next_attempt_at=None, appointment_pk=appointment_pk)
+        if gone:
+            return
     # A create in flight sees this state when it records its result, and deletes what it made; an unconfirmed
     # create is looked for in Zoom (by its reference) and deleted if found.
     ZoomMeeting.objects.filter(pk=meeting.pk).update(

@@ -529,3 +529,16 @@ def test_the_secret_demo_constant_is_still_the_one_the_emulator_accepts():
     # A guard for the fixtures above, which rely on DEMO_CLIENT_SECRET passing the new credentials check.
     assert services.credentials_problem(account_id=DEMO_ACCOUNT_ID, client_id=DEMO_CLIENT_ID,
                                         client_secret=DEMO_CLIENT_SECRET) == ""
+
+
+def test_discarding_a_stale_copy_of_a_meeting_a_worker_just_claimed_never_forgets_it(
+        alice_zoom, practitioner_a, front_desk, location, appointment_type, client_record):
+    result = appointment_book(actor=front_desk, client=client_record, practitioner=practitioner_a,
+                              location=location, appointment_type=appointment_type, starts_at=START,
+                              is_telehealth=True)  # on_commit not run: the create has not started
+    stale = ZoomMeeting.objects.get(pk=result.appointment.zoom_meeting_id)
+    ZoomMeeting.objects.update(claimed_until=timezone.now() + timedelta(minutes=1))  # a worker took it since
+    services.meeting_discard(meeting=stale)
+    meeting = ZoomMeeting.objects.get()
+    # Whatever that worker creates is deleted when it records its result, instead of being left in Zoom.
+    assert meeting.state == MeetingState.PENDING_DELETE and meeting.appointment_pk == result.appointment.pk
