@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "telehealth",
     "scheduling",
     "reminders",
+    "attention",  # reads from every app above; nothing imports it
 ]
 
 MIDDLEWARE = [
@@ -66,6 +67,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "practice.context_processors.practice",
                 "reminders.context_processors.credits",
+                "attention.context_processors.needs_attention",
             ],
         },
     },

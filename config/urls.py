@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("practice.urls")),
     path("", include("scheduling.urls")),
     path("", include("reminders.urls")),
+    path("", include("attention.urls")),
 ]
 
 handler403 = "practice.views.permission_denied"

@@ -31,6 +31,8 @@ def _url(world, name: str) -> str:
         return reverse(name, args=[world["client"].pk])
     if name.startswith("zoom-connection") and name != "zoom-connections":
         return reverse(name, args=[world["other"].practitioner_id])
+    if name.startswith("attention-"):
+        return reverse(name, args=[0, "resolve"])  # no such row: the role check comes first, then 404
     if name == "options":
         return reverse("admin:index")
     return reverse(name)
@@ -66,6 +68,10 @@ TABLE = [
     ("reminders", "post", {}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
     ("messages", "get", None, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
     ("credits", "get", None, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
+    ("needs-attention", "get", None, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
+    ("attention-meeting", "post", {}, {ANON: 302, DESK: 404, PRAC: 403, ADMIN: 404}),
+    ("attention-message", "post", {}, {ANON: 302, DESK: 404, PRAC: 403, ADMIN: 404}),
+    ("attention-reminder", "post", {}, {ANON: 302, DESK: 404, PRAC: 403, ADMIN: 404}),
     ("credits", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
     ("reminder-templates", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
     ("reminder-template-preview", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),

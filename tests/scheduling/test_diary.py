@@ -12,8 +12,9 @@ from tests.conftest import make_practitioner, sydney
 
 DAY = date(2030, 3, 4)
 # Session, user, practice, locations, practitioners, working hours, appointments, role groups, the SMS credit
-# balance and reminder settings (top bar), and the idle-timeout session save (savepoint, update, release).
-DIARY_QUERIES = 13
+# balance, reminder settings and the Needs attention count (top bar), and the idle-timeout session save
+# (savepoint, update, release).
+DIARY_QUERIES = 14
 
 
 def _fill_day(practitioners, location, appointment_type, count: int) -> None:
