@@ -229,13 +229,16 @@ def sender_name(message: Message) -> str:
 
 
 def _already_sent(message: Message) -> ApplicationError:
-    when = f"{message.created_at.astimezone(Practice.load().zone):%H:%M on %a %-d %b}"
+    local = message.created_at.astimezone(Practice.load().zone)
+    when = f"{local:%H:%M} on {local:%a} {local.day} {local:%b}"
     what = "SMS" if message.channel == Channel.SMS else "email"
-    state = message.get_status_display().lower()
-    return ApplicationError(
-        f"The Zoom details {what} for this meeting was already sent at {when} by {sender_name(message)} "
-        f"({state}). To send it again, confirm “Send again”.",
-        code="already_sent", extra={"message_pk": message.pk})
+    if message.status == MessageStatus.FAILED:
+        text = (f"The Zoom details {what} for this meeting was tried at {when} by {sender_name(message)} and "
+                f"failed. Use “Send again” on the appointment to try again.")
+    else:
+        text = (f"The Zoom details {what} for this meeting was already sent at {when} by {sender_name(message)} "
+                f"({message.get_status_display().lower()}). To send it again, confirm “Send again”.")
+    return ApplicationError(text, code="already_sent", extra={"message_pk": message.pk})
 
 
 def telehealth_details_send(*, actor: User, appointment: Appointment, channel: str,
@@ -672,7 +675,9 @@ def _arm_row(appointment: Appointment, channel: str, due: datetime | None, confi
                   "note": f"The client does not want reminders by {Channel(channel).label}."}
     reminder, created = ScheduledReminder.objects.get_or_create(
         appointment=appointment, channel=channel, for_starts_at=appointment.starts_at, defaults=values)
-    if not created and reminder.state == State.RETIRED:
+    # Re-armed: a retired row (reinstated, or moved back to this time), or one too late before that now has time.
+    if not created and (reminder.state == State.RETIRED or (
+            reminder.state == State.NOT_SENT and reminder.reason == Reason.TOO_LATE and due is not None)):
         ScheduledReminder.objects.filter(pk=reminder.pk).update(**values, resolved_at=None, resolved_by=None,
                                                                 updated_at=timezone.now())
 
@@ -782,6 +787,8 @@ def _send_scheduled(reminder: ScheduledReminder, now: datetime) -> bool:
                 reason = Reason.NO_CONTACT if exc.code == "no_contact" else Reason.ERROR
             logger.warning("Reminder for appointment %s by %s not sent: %s", appointment.pk, reminder.channel,
                            exc.code)
+    if outcome == reminder.state == State.HELD:
+        return False  # still too few credits: the row keeps its "since" for Needs attention
     ScheduledReminder.objects.filter(pk=reminder.pk, state=reminder.state).update(
         state=outcome, reason=reason, note=note[:300], message=message, updated_at=now)
     return message is not None

@@ -140,6 +140,37 @@ def test_a_reminder_without_credits_waits_and_is_sent_when_credits_are_bought(
     assert len(sms_outbox) == 1 and services.credits_balance() == 9
 
 
+def test_a_reminder_waiting_for_credits_keeps_its_since_while_credits_are_too_few(book, practitioner_a,
+                                                                                  client_record):
+    from reminders.models import UsualTemplate
+
+    _sms_only(client_record)
+    UsualTemplate.objects.create(channel=Channel.SMS, body="x" * 200 + " {first_name}")  # 2 credits
+    appointment = book(practitioner_a, sydney(2030, 3, 5, 10))
+    _sweep_at(sydney(2030, 3, 4, 11))
+    since = _row(appointment).updated_at
+    CreditEntry.objects.create(amount=1, reason=CreditEntry.Reason.PURCHASE)
+    assert _sweep_at(sydney(2030, 3, 4, 11, 5)) == 0
+    row = _row(appointment)
+    assert row.state == State.HELD and row.updated_at == since
+
+
+def test_too_late_then_moved_to_a_time_with_room_is_armed_again(book, practitioner_a, front_desk, client_record):
+    from scheduling.services import appointment_move
+
+    _sms_only(client_record)
+    with time_machine.travel(sydney(2030, 3, 4, 22), tick=False):
+        appointment = book(practitioner_a, sydney(2030, 3, 5, 7))
+        assert _row(appointment).state == State.NOT_SENT
+        later = sydney(2030, 3, 5, 11)
+        appointment_move(actor=front_desk, appointment=appointment, starts_at=later,
+                         ends_at=later + timedelta(minutes=30), practitioner=practitioner_a,
+                         location=appointment.location)
+        appointment.refresh_from_db()
+        assert _row(appointment).state == State.ARMED
+        assert not selectors.scheduled_reminders_needing_attention().exists()  # the old time's row no longer counts
+
+
 def test_a_reminder_still_waiting_for_credits_when_the_appointment_starts_is_too_late(book, practitioner_a,
                                                                                      client_record, admin_user,
                                                                                      sms_outbox):
@@ -238,6 +269,8 @@ def test_after_a_failed_send_the_panel_offers_send_again_without_confirming(tele
     sms.fail_next(sms.SmsError("Twilio refused the SMS (21211)", permanent=True, code=21211))
     failed = services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment,
                                               channel=Channel.SMS)
+    with pytest.raises(ApplicationError, match="was tried at .* by Frontdesk and failed"):
+        services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment, channel=Channel.SMS)
     client.force_login(front_desk)
     panel = client.get(reverse("appointment-detail", args=[telehealth_appointment.pk])).content.decode()
     assert f'type="hidden" name="send_again" value="{failed.pk}"' in panel
