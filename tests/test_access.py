@@ -31,6 +31,9 @@ def _url(world, name: str) -> str:
         return reverse(name, args=[world["client"].pk])
     if name.startswith("zoom-connection") and name != "zoom-connections":
         return reverse(name, args=[world["other"].practitioner_id])
+    if name in ("message-action:other", "scheduled-reminder-action:other"):
+        name = name.partition(":")[0]
+        return reverse(name, args=[world["other"].pk, 999999, "sent" if name == "message-action" else "send"])
     if name.startswith("attention-"):
         return reverse(name, args=[0, "resolve"])  # no such row: the role check comes first, then 404
     if name == "options":
@@ -68,6 +71,10 @@ TABLE = [
     ("reminders", "post", {}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
     ("messages", "get", None, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
     ("credits", "get", None, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
+    ("reminder-settings", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
+    ("reminder-settings", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
+    ("message-action:other", "post", {}, {ANON: 302, DESK: 404, PRAC: 403, ADMIN: 404}),
+    ("scheduled-reminder-action:other", "post", {}, {ANON: 302, DESK: 404, PRAC: 403, ADMIN: 404}),
     ("needs-attention", "get", None, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
     ("attention-meeting", "post", {}, {ANON: 302, DESK: 404, PRAC: 403, ADMIN: 404}),
     ("attention-message", "post", {}, {ANON: 302, DESK: 404, PRAC: 403, ADMIN: 404}),
