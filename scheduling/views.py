@@ -27,8 +27,11 @@ def _day_param(request: AuthedRequest, zone) -> date:
 
 
 def _int_param(request: AuthedRequest, name: str) -> int | None:
+    """A row id from the query string, or None: str.isdigit() also accepts '²', and ids fit in 63 bits."""
     value = request.GET.get(name, "")
-    return int(value) if value.isdigit() else None
+    if not (value.isascii() and value.isdigit() and len(value) <= 18):
+        return None
+    return int(value)
 
 
 @require_GET

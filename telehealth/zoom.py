@@ -607,20 +607,24 @@ def _rate_limited(response: requests.Response, code: int | None, message: str) -
     return ZoomRateLimited(f"Zoom is rate limiting requests: {message}{wait}", code=code, retry_after=retry_after)
 
 
+# A Retry-After longer than Zoom's daily reset is a broken header, not a plan: never wait past it.
+RETRY_AFTER_CAP = 2 * 24 * 3600.0
+
+
 def _retry_after(value: str | None) -> float | None:
     """Retry-After is either delay-seconds or an HTTP date (RFC 9110); Zoom uses both and sometimes neither."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():  # isdigit() alone also takes '²'
+        return min(float(value), RETRY_AFTER_CAP)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+    return min(max((when - datetime.now(UTC)).total_seconds(), 0.0), RETRY_AFTER_CAP)
 
 
 def _error_details(response: requests.Response) -> tuple[int | None, str]:

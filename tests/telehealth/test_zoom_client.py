@@ -840,3 +840,13 @@ def test_the_list_scope_is_recommended_not_required():
     assert missing_scopes(granular, recommended=True) == [
         "list meetings (meeting:read:admin or meeting:read:list_meetings:admin)"]
     assert missing_scopes({"meeting:read:admin"}, recommended=True) == []
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("120", 120.0), ("²", None), ("99999999999999999999999", 2 * 24 * 3600.0), ("Fri, 31 Dec 9999 23:59:59 GMT",
+                                                                           2 * 24 * 3600.0), ("soon", None),
+])
+def test_a_retry_after_zoom_could_not_mean_is_ignored_or_capped(header, expected):
+    from telehealth.zoom import _retry_after
+
+    assert _retry_after(header) == expected
