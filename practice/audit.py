@@ -29,3 +29,33 @@ def audit_history(obj: models.Model) -> models.QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(object_type=obj._meta.model_name, object_id=str(obj.pk)).select_related(
         "actor"
     )
+
+
+SECRET_CHANGED = "changed"  # noqa: S105 - what the trail says instead of a secret
+
+
+def _plain(value: Any) -> Any:
+    """A value the audit trail can keep as JSON: model instances by pk, times and the rest as text."""
+    if isinstance(value, models.Model):
+        return value.pk
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return str(value)
+
+
+def field_changes(before: dict[str, Any], after: dict[str, Any], *,
+                  secret_fields: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Each field whose value differs, as ``{field: [old, new]}``; a secret only as ``{field: "changed"}``.
+
+    For Options edits (issue 8): take ``before`` from the stored object before the change, ``after`` from the
+    values saved, e.g. ``{name: getattr(obj, name) for name in FIELDS}`` both times.
+    """
+    changed: dict[str, Any] = {}
+    for name in after:
+        old, new = _plain(before.get(name)), _plain(after[name])
+        if old == new:
+            continue
+        changed[name] = SECRET_CHANGED if name in secret_fields else [old, new]
+    return changed
