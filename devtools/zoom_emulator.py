@@ -10,13 +10,15 @@ with the built-in Server-to-Server app (DEMO_ACCOUNT_ID / DEMO_CLIENT_ID / DEMO_
 What it emulates (see ../shared/ZOOM.md for the contract and ../shared/zoom/ for Zoom's OpenAPI):
 
 - ``POST /oauth/token`` (account_credentials grant, Basic auth, form body or query string);
-- ``GET /v2/users/{userId}``, ``POST /v2/users/{userId}/meetings``, ``GET/PATCH/DELETE /v2/meetings/{meetingId}``;
+- ``GET /v2/users`` (the account's users: ``status``, ``page_size``, ``next_page_token``; operationId ``users``),
+  ``GET /v2/users/{userId}``, ``POST /v2/users/{userId}/meetings``, ``GET/PATCH/DELETE /v2/meetings/{meetingId}``;
 - ``GET /v2/users/{userId}/meetings`` (the host's list: ``type``, ``page_size``, ``next_page_token``; agendas
   kept as sent, so the app can find a meeting whose create it never saw answered);
 - Zoom's error body ``{"code": int, "message": str}``, 124 for a bad or expired token, 4711 for a missing scope,
   1001/3001 for unknown users/meetings, 300 for validation, 429 for the per-user daily create+update limit;
 - slow answers (``delay_next``): the request is applied, then the answer waits, as a Zoom timeout looks;
 - the pages behind ``join_url`` (``/j/<id>``) and ``start_url`` (``/s/<id>``, valid for 2 hours);
+- a regenerated client secret (``rotate_client_secret``): the old one is refused from then on;
 - account-level setting locks, and injected failures (``fail_next``) for the app's error handling.
 
 Development and test tooling only: standard library, no Django. Run it with
@@ -159,7 +161,12 @@ _SCOPE_ALTERNATIVES = {  # operation -> accepted scopes (classic name first, the
     "meeting:update": ("meeting:write:admin", "meeting:update:meeting:admin"),
     "meeting:delete": ("meeting:write:admin", "meeting:delete:meeting:admin"),
     "meeting:list": ("meeting:read:admin", "meeting:read:list_meetings:admin"),
+    "user:list": ("user:read:admin", "user:read:list_users:admin"),
 }
+_USER_STATUSES = ("active", "inactive", "pending")
+_USER_LIST_FIELDS = ("id", "first_name", "last_name", "display_name", "email", "type", "pmi", "timezone",
+                     "verified", "dept", "user_created_at", "last_login_time", "last_client_version", "language",
+                     "phone_number", "status", "role_id")
 _LIST_TYPES = ("scheduled", "live", "upcoming", "upcoming_meetings", "previous_meetings")
 _LIST_FIELDS = ("uuid", "id", "host_id", "topic", "type", "start_time", "duration", "timezone", "agenda",
                 "created_at", "join_url")
@@ -277,6 +284,8 @@ class EmulatorState:
     failures: list[Failure] = field(default_factory=list)
     delays: list[tuple[Failure, float]] = field(default_factory=list)  # (matching and count, seconds)
     list_pages: dict[str, list[int]] = field(default_factory=dict)  # next_page_token -> meeting ids still to list
+    user_pages: dict[str, list[str]] = field(default_factory=dict)  # next_page_token -> user ids still to list
+    client_secret: str = DEMO_CLIENT_SECRET  # the app's current secret (rotate_client_secret changes it)
 
     def find_user(self, id_or_email: str) -> dict[str, Any] | None:
         if id_or_email in self.users:
@@ -436,6 +445,11 @@ class ZoomEmulator:
             self.state.users[user_id] = user
         return dict(user)
 
+    def rotate_client_secret(self, new_secret: str) -> None:
+        """Regenerate the app's client secret, as an admin can in the Zoom Marketplace: the old one is refused."""
+        with self.lock:
+            self.state.client_secret = new_secret
+
     def lock_setting(self, name: str, value: Any) -> None:
         """Force a meeting setting, as an account-level lock would, in meetings created or updated from now on."""
         with self.lock:
@@ -533,7 +547,7 @@ class ZoomEmulator:
                          for key, value in params.items()}
         entry["json"] = None
         no_store = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-        if not self._client_ok(headers.get("authorization", "")):
+        if not self._client_ok(headers.get("authorization", ""), self.state.client_secret):
             return Response.json(400, {"reason": "Invalid client_id or client_secret", "error": "invalid_client"},
                                  no_store)
         if params.get("grant_type") != "account_credentials":
@@ -556,7 +570,7 @@ class ZoomEmulator:
         }, no_store)
 
     @staticmethod
-    def _client_ok(authorization: str) -> bool:
+    def _client_ok(authorization: str, expected_secret: str = DEMO_CLIENT_SECRET) -> bool:
         scheme, _, encoded = authorization.partition(" ")
         if scheme.lower() != "basic" or not encoded:
             return False
@@ -565,8 +579,8 @@ class ZoomEmulator:
         except ValueError:
             return False
         client_id, _, client_secret = decoded.partition(":")
-        return secrets.compare_digest(client_id, DEMO_CLIENT_ID) & secrets.compare_digest(
-            client_secret, DEMO_CLIENT_SECRET)
+        return secrets.compare_digest(client_id.encode(), DEMO_CLIENT_ID.encode()) & secrets.compare_digest(
+            client_secret.encode(), expected_secret.encode())
 
     def _authorize(self, headers: dict[str, str], operation: str) -> None:
         scheme, _, access_token = headers.get("authorization", "").partition(" ")
@@ -591,6 +605,11 @@ class ZoomEmulator:
                 raise ZoomError(405, 405, f"The Zoom emulator does not implement {method} {path}.")
             self._authorize(headers, "meeting:create")
             return self._create_meeting(unquote(match.group(1)), payload, json_ok, entry)
+        if path == "/v2/users":
+            if method != "GET":
+                raise ZoomError(405, 405, f"The Zoom emulator does not implement {method} {path}.")
+            self._authorize(headers, "user:list")
+            return self._list_users(parse_qs(query))
         if match := _USER_PATH_RE.fullmatch(path):
             if method != "GET":
                 raise ZoomError(405, 405, f"The Zoom emulator does not implement {method} {path}.")
@@ -647,6 +666,37 @@ class ZoomEmulator:
                     for i in page if i in self.state.meetings]
         return Response.json(200, {"page_size": page_size, "total_records": len(ids), "next_page_token": next_token,
                                    "meetings": meetings})
+
+    def _list_users(self, params: dict[str, list[str]]) -> Response:
+        """GET /users: the account's users (all of them active here), by email, paged with next_page_token."""
+        status = params.get("status", ["active"])[0]
+        if status not in _USER_STATUSES:
+            raise _invalid_field("status", "Invalid field.")
+        raw_size = params.get("page_size", ["30"])[0]
+        if not raw_size.isascii() or not raw_size.isdigit() or not 1 <= int(raw_size) <= 300:
+            raise _invalid_field("page_size", "Invalid field: at most 300.")
+        page_size = int(raw_size)
+        token = params.get("next_page_token", [""])[0]
+        if token:
+            if token not in self.state.user_pages:
+                raise ZoomError(400, 300, "The next page token is invalid or expired.")
+            ids = self.state.user_pages.pop(token)
+        else:
+            listed = self.state.users.values() if status == "active" else []
+            ids = [user["id"] for user in sorted(listed, key=lambda user: user["email"].lower())]
+        page, rest = ids[:page_size], ids[page_size:]
+        next_token = ""
+        if rest:
+            next_token = secrets.token_urlsafe(16)
+            self.state.user_pages[next_token] = rest
+        users = []
+        for user_id in page:
+            if user_id in self.state.users:
+                full = self._user_json(self.state.users[user_id])
+                users.append({name: full[name] for name in _USER_LIST_FIELDS if name in full})
+        return Response.json(200, {"page_count": (len(ids) + page_size - 1) // page_size if not token else 1,
+                                   "page_number": 1, "page_size": page_size, "total_records": len(ids),
+                                   "next_page_token": next_token, "users": users})
 
     def _user(self, id_or_email: str) -> dict[str, Any]:
         user = self.state.find_user(id_or_email)

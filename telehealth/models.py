@@ -20,16 +20,39 @@ class FailureKind(models.TextChoices):
     OTHER = "other", "Other"
 
 
-class ZoomConnection(models.Model):
-    """One practitioner's Zoom Server-to-Server OAuth connection (R1, R2).
+class PracticeZoomApp(models.Model):
+    """The practice's one Server-to-Server OAuth app, entered once and shared by connections that use it (issue 8).
 
-    Several practitioners may share the practice's app credentials, each with their own Zoom user.
+    A single row (pk 1). The secret is encrypted like a connection's and never shown back.
     """
 
-    practitioner = models.OneToOneField(Practitioner, on_delete=models.CASCADE, related_name="zoom_connection")
+    SINGLETON_PK = 1
+
     account_id = models.CharField("account ID", max_length=100)
     client_id = models.CharField("client ID", max_length=100)
     client_secret_encrypted = models.TextField()  # Fernet token; see telehealth.crypto
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return "The practice's Zoom app"
+
+    @classmethod
+    def load(cls) -> "PracticeZoomApp | None":
+        return cls.objects.filter(pk=cls.SINGLETON_PK).first()
+
+
+class ZoomConnection(models.Model):
+    """One practitioner's Zoom Server-to-Server OAuth connection (R1, R2).
+
+    Either it uses the practice's app (``uses_practice_app``: its own credential fields stay empty and only the
+    Zoom user is its own) or it keeps an app of its own. Each practitioner has their own row and Zoom user.
+    """
+
+    practitioner = models.OneToOneField(Practitioner, on_delete=models.CASCADE, related_name="zoom_connection")
+    uses_practice_app = models.BooleanField("uses the practice's Zoom app", default=False)
+    account_id = models.CharField("account ID", max_length=100, blank=True)
+    client_id = models.CharField("client ID", max_length=100, blank=True)
+    client_secret_encrypted = models.TextField(blank=True)  # Fernet token; see telehealth.crypto
     zoom_user = models.CharField("Zoom user", max_length=200, help_text="The practitioner's Zoom email or user ID.")
     status = models.CharField(max_length=12, choices=ConnectionStatus.choices, default=ConnectionStatus.UNTESTED)
     status_reason = models.CharField(max_length=300, blank=True)

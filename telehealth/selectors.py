@@ -5,7 +5,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from practice.models import Practitioner
-from telehealth.models import ConnectionStatus, MeetingState, ZoomConnection, ZoomMeeting
+from telehealth.models import ConnectionStatus, MeetingState, PracticeZoomApp, ZoomConnection, ZoomMeeting
 
 # A create or delete still pending after this long is no longer "in progress": a person should know.
 ATTENTION_AFTER = timedelta(minutes=15)
@@ -16,6 +16,21 @@ def practitioners_with_connections() -> list[tuple[Practitioner, ZoomConnection 
     practitioners = list(Practitioner.objects.filter(is_active=True).order_by("display_name"))
     connections = {c.practitioner_id: c for c in ZoomConnection.objects.filter(practitioner__in=practitioners)}
     return [(practitioner, connections.get(practitioner.pk)) for practitioner in practitioners]
+
+
+def practice_app_get() -> PracticeZoomApp | None:
+    return PracticeZoomApp.load()
+
+
+def connections_using_practice_app() -> QuerySet[ZoomConnection]:
+    return (ZoomConnection.objects.filter(uses_practice_app=True, practitioner__is_active=True)
+            .select_related("practitioner").order_by("practitioner__display_name", "pk"))
+
+
+def zoom_users_taken(*, except_practitioner: Practitioner | None = None) -> dict[str, str]:
+    """Zoom user (lower-cased) → the practitioner using it, to mark a choice already in use."""
+    rows = ZoomConnection.objects.exclude(practitioner=except_practitioner).select_related("practitioner")
+    return {row.zoom_user.lower(): row.practitioner.display_name for row in rows}
 
 
 def practitioner_get(pk: int) -> Practitioner:

@@ -10,19 +10,29 @@ it until it is done. What cannot heal by itself is flagged ``needs_person`` and 
 import logging
 import random
 import secrets
+import time as time_module
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from practice.audit import audit_record
+from practice.audit import SECRET_CHANGED, audit_record, field_changes
 from practice.errors import ApplicationError
 from practice.models import Practice, Practitioner
 from telehealth import crypto
-from telehealth.models import ConnectionStatus, FailureKind, MeetingState, ZoomConnection, ZoomMeeting
+from telehealth.models import (
+    ConnectionStatus,
+    FailureKind,
+    MeetingState,
+    PracticeZoomApp,
+    ZoomConnection,
+    ZoomMeeting,
+)
 from telehealth.zoom import (
     MeetingRequest,
     MeetingSettings,
@@ -34,6 +44,8 @@ from telehealth.zoom import (
     ZoomRateLimited,
     ZoomScopeError,
     ZoomTransientError,
+    ZoomUser,
+    can_list_users,
     credentials_problem,
     generate_passcode,
     missing_scopes,
@@ -58,51 +70,216 @@ MEETING_IN_PROGRESS_CODE = 3002
 
 # Connections (R1, R2) ---------------------------------------------------------------------------------------
 
-def zoom_client(connection: ZoomConnection, *, budget: float | None = None) -> ZoomClient:
+def _credentials(*, account_id: str, client_id: str, secret_encrypted: str, whose: str) -> ZoomCredentials:
     try:
-        secret = crypto.decrypt(connection.client_secret_encrypted)
+        secret = crypto.decrypt(secret_encrypted)
     except ImproperlyConfigured as exc:  # the keys changed under a stored secret: an admin must re-enter it
-        raise ZoomAuthError("The stored client secret cannot be decrypted with this server's keys. Enter the "
-                            "client secret again under Options → Zoom.") from exc
-    return ZoomClient(ZoomCredentials(account_id=connection.account_id, client_id=connection.client_id,
-                                      client_secret=secret), budget=budget)
+        raise ZoomAuthError(f"The stored client secret of {whose} cannot be decrypted with this server's keys. "
+                            "Enter the client secret again under Options → Zoom.") from exc
+    return ZoomCredentials(account_id=account_id, client_id=client_id, client_secret=secret)
+
+
+def connection_credentials(connection: ZoomConnection) -> ZoomCredentials:
+    """The credentials this connection really uses: the practice's app, or its own (the one place that decides).
+
+    The token cache is keyed by these, so rotating the practice app's secret moves every connection using it to
+    a new token at once, and a connection switching apps never reuses the other app's token.
+    """
+    if connection.uses_practice_app:
+        app = PracticeZoomApp.load()
+        if app is None:
+            raise ZoomAuthError("The connection uses the practice's Zoom app, which is not set up. Enter it under "
+                                "Options → Zoom.")
+        return _credentials(account_id=app.account_id, client_id=app.client_id,
+                            secret_encrypted=app.client_secret_encrypted, whose="the practice's Zoom app")
+    return _credentials(account_id=connection.account_id, client_id=connection.client_id,
+                        secret_encrypted=connection.client_secret_encrypted, whose="this connection")
+
+
+def zoom_client(connection: ZoomConnection, *, budget: float | None = None) -> ZoomClient:
+    return ZoomClient(connection_credentials(connection), budget=budget)
+
+
+def _check_zoom_user(zoom_user: str) -> None:
+    if not zoom_user or not zoom_user.isprintable() or any(c.isspace() for c in zoom_user) \
+            or zoom_user.strip().lower() == "me" or len(zoom_user) > 200:
+        raise ApplicationError("Enter the practitioner's Zoom email or user ID (no spaces; not 'me').",
+                               code="bad_zoom_user")
+
+
+def _secret_changes(stored_encrypted: str, new_secret: str) -> bool:
+    """A secret typed again unchanged is not a change (no "changed" in the trail, no re-test for nothing)."""
+    if not new_secret:
+        return False
+    try:
+        return crypto.decrypt(stored_encrypted) != new_secret if stored_encrypted else True
+    except ImproperlyConfigured:
+        return True
+
+
+CONNECTION_FIELDS = ("uses_practice_app", "account_id", "client_id", "zoom_user")
 
 
 @transaction.atomic
-def connection_save(*, actor: User, practitioner: Practitioner, account_id: str, client_id: str,
-                    client_secret: str, zoom_user: str) -> ZoomConnection:
+def connection_save(*, actor: User, practitioner: Practitioner, zoom_user: str, uses_practice_app: bool = False,
+                    account_id: str = "", client_id: str = "", client_secret: str = "") -> ZoomConnection:
     """Create or change a connection; an empty ``client_secret`` keeps the stored one.
 
-    Credentials that can never work (non-ASCII, spaces, control characters) are refused here, so they are
-    never stored and later token requests never trip over them.
+    With ``uses_practice_app`` only the Zoom user is the practitioner's own: the connection's own credentials
+    are cleared (no second copy of a secret to leak or forget). Credentials that can never work (non-ASCII,
+    spaces, control characters) are refused here, so they are never stored and later token requests never trip
+    over them. One audit event with each changed field (the secret only as "changed").
     """
-    problem = credentials_problem(account_id=account_id, client_id=client_id, client_secret=client_secret)
-    if problem:
-        raise ApplicationError(problem, code="bad_credentials")
-    if not zoom_user.isprintable() or any(c.isspace() for c in zoom_user) or zoom_user.strip().lower() == "me":
-        raise ApplicationError("Enter the practitioner's Zoom email or user ID (no spaces; not 'me').",
-                               code="bad_zoom_user")
-    connection = ZoomConnection.objects.filter(practitioner=practitioner).first()
-    if connection is None and not client_secret:
-        raise ApplicationError("Enter the client secret of the Zoom app.", code="secret_required")
+    _check_zoom_user(zoom_user)
+    connection = ZoomConnection.objects.select_for_update().filter(practitioner=practitioner).first()
+    if uses_practice_app:
+        if PracticeZoomApp.load() is None:
+            raise ApplicationError("The practice has no Zoom app yet. Enter it under Options → Zoom first, or give "
+                                   "this practitioner an app of their own.", code="no_practice_app")
+        account_id = client_id = client_secret = ""
+    else:
+        problem = credentials_problem(account_id=account_id, client_id=client_id, client_secret=client_secret)
+        if problem:
+            raise ApplicationError(problem, code="bad_credentials")
+        if not account_id or not client_id:
+            raise ApplicationError("Enter the account ID and client ID of the Zoom app.", code="credentials_required")
+        had_own_secret = connection is not None and not connection.uses_practice_app \
+            and connection.client_secret_encrypted
+        if not client_secret and not had_own_secret:
+            raise ApplicationError("Enter the client secret of the Zoom app.", code="secret_required")
     connection = connection or ZoomConnection(practitioner=practitioner)
-    changed = [name for name, value in (("account_id", account_id), ("client_id", client_id),
-                                        ("zoom_user", zoom_user)) if getattr(connection, name) != value]
-    if "zoom_user" in changed:
-        connection.daily_limit_until = None  # the limit is per Zoom user
-    connection.account_id, connection.client_id, connection.zoom_user = account_id, client_id, zoom_user
-    if client_secret:
+    before = {name: getattr(connection, name) for name in CONNECTION_FIELDS} if connection.pk else {}
+    after = {"uses_practice_app": uses_practice_app, "account_id": account_id, "client_id": client_id,
+             "zoom_user": zoom_user}
+    secret_changed = _secret_changes(connection.client_secret_encrypted, client_secret)
+    if uses_practice_app and connection.client_secret_encrypted:
+        connection.client_secret_encrypted = ""  # the own secret goes with the own app
+        secret_changed = True
+    elif secret_changed:
         connection.client_secret_encrypted = crypto.encrypt(client_secret)
-        changed.append("client_secret")
-    if changed:
+    changes = field_changes(before, after, secret_fields=("client_secret",))
+    if secret_changed:
+        changes["client_secret"] = SECRET_CHANGED
+    if "zoom_user" in changes:
+        connection.daily_limit_until = None  # the limit is per Zoom user
+    for name, value in after.items():
+        setattr(connection, name, value)
+    if changes or connection.pk is None:
         # New credentials are unproven until tested.
         connection.status, connection.status_reason = ConnectionStatus.UNTESTED, ""
         connection.failure_kind, connection.last_test_problem = FailureKind.NONE, ""
         connection.status_since = timezone.now()
     connection.save()
-    audit_record(actor=actor, action="zoom.credentials_changed", obj=connection,
-                 summary=f"Zoom connection of {practitioner} saved", changes={"fields": changed})
+    if changes:  # saved unchanged ("Save and test" to re-test): nothing to record but the test itself
+        audit_record(actor=actor, action="zoom.credentials_changed", obj=connection,
+                     summary=f"Zoom connection of {practitioner} saved", changes=changes)
     return connection
+
+
+# The practice's Zoom app (issue 8) ----------------------------------------------------------------------------
+
+APP_FIELDS = ("account_id", "client_id")
+# Re-testing every connection after the shared app changed runs in the web request (the admin sees the result
+# table at once). Each test has WEB_BUDGET_SECONDS; once this much has gone by in all, the rest are left "not
+# tested" with a note instead of holding the request while Zoom is down.
+RETEST_TOTAL_SECONDS = 8.0
+# The account's user list changes rarely; a minute spares Zoom when an admin sets up several practitioners.
+USERS_CACHE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Retest:
+    connection: ZoomConnection
+    tested: bool  # False: the time for re-testing ran out before this one
+
+
+@transaction.atomic
+def practice_app_save(*, actor: User, account_id: str, client_id: str, client_secret: str) -> tuple[
+        PracticeZoomApp, bool]:
+    """Create or change the practice's Zoom app; an empty ``client_secret`` keeps the stored one.
+
+    Returns the app and whether its credentials changed. A change makes every connection using the app untested
+    (new credentials are unproven, as for a connection's own), to be re-tested by ``practice_app_retest`` after
+    this transaction. One audit event with each changed field, the secret only as "changed".
+    """
+    problem = credentials_problem(account_id=account_id, client_id=client_id, client_secret=client_secret)
+    if problem:
+        raise ApplicationError(problem, code="bad_credentials")
+    if not account_id or not client_id:
+        raise ApplicationError("Enter the account ID and client ID of the practice's Zoom app.",
+                               code="credentials_required")
+    app = PracticeZoomApp.objects.select_for_update().filter(pk=PracticeZoomApp.SINGLETON_PK).first()
+    if app is None and not client_secret:
+        raise ApplicationError("Enter the client secret of the practice's Zoom app.", code="secret_required")
+    app = app or PracticeZoomApp(pk=PracticeZoomApp.SINGLETON_PK)
+    before = {name: getattr(app, name) for name in APP_FIELDS} if app.client_secret_encrypted else {}
+    after = {"account_id": account_id, "client_id": client_id}
+    changes = field_changes(before, after, secret_fields=("client_secret",))
+    if _secret_changes(app.client_secret_encrypted, client_secret):
+        app.client_secret_encrypted = crypto.encrypt(client_secret)
+        changes["client_secret"] = SECRET_CHANGED
+    if not changes:
+        return app, False
+    app.account_id, app.client_id = account_id, client_id
+    app.save()
+    ZoomConnection.objects.filter(uses_practice_app=True).update(
+        status=ConnectionStatus.UNTESTED, status_reason="", failure_kind=FailureKind.NONE, last_test_problem="",
+        status_since=timezone.now())
+    audit_record(actor=actor, action="zoom.practice_app_changed", obj=app,
+                 summary="The practice's Zoom app saved", changes=changes)
+    return app, True
+
+
+def practice_app_retest(*, actor: User | None) -> list[Retest]:
+    """Test every connection using the practice's app (each through ``connection_test``), by practitioner name.
+
+    Not atomic: each test is saved as it completes, so a slow Zoom never holds a transaction.
+    """
+    connections = list(ZoomConnection.objects.filter(uses_practice_app=True, practitioner__is_active=True)
+                       .select_related("practitioner").order_by("practitioner__display_name", "pk"))
+    deadline = time_module.monotonic() + RETEST_TOTAL_SECONDS
+    results = []
+    for connection in connections:
+        if time_module.monotonic() >= deadline:
+            results.append(Retest(connection, tested=False))
+            continue
+        results.append(Retest(connection_test(actor=actor, connection=connection), tested=True))
+    return results
+
+
+def practice_app_users(*, budget: float = WEB_BUDGET_SECONDS) -> list[ZoomUser] | None:
+    """The active users of the practice app's Zoom account, to pick a practitioner's Zoom user from.
+
+    None when there is no practice app, it lacks the user-read scope, or Zoom cannot answer in time: the page
+    then asks for the Zoom user by email. Kept in the cache for a minute (keyed by the credentials) so opening
+    several practitioners in a row asks Zoom once.
+    """
+    app = PracticeZoomApp.load()
+    if app is None:
+        return None
+    try:
+        credentials = _credentials(account_id=app.account_id, client_id=app.client_id,
+                                   secret_encrypted=app.client_secret_encrypted, whose="the practice's Zoom app")
+        key = credentials.cache_key().replace("zoom-token:", "zoom-users:")
+        cached = cache.get(key)
+        if cached is not None:
+            return list(cached)
+        client = ZoomClient(credentials, budget=budget)
+        if not can_list_users(client.granted_scopes()):
+            return None
+        users = client.list_users()
+    except ZoomError as exc:
+        logger.info("Could not list the practice Zoom account's users: %s", exc.message)
+        return None
+    except Exception:  # noqa: BLE001 - the cache down must not break the page; typing the email still works
+        logger.warning("Could not list the practice Zoom account's users", exc_info=True)
+        return None
+    try:
+        cache.set(key, users, timeout=USERS_CACHE_SECONDS)
+    except Exception:  # noqa: BLE001 - as above
+        logger.warning("Could not cache the practice Zoom account's users", exc_info=True)
+    return users
+
 
 
 def _set_connection_status(connection: ZoomConnection, status: str, reason: str = "",

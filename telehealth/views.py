@@ -9,30 +9,99 @@ from practice import roles
 from practice.errors import ApplicationError
 from practice.http import AuthedRequest, role_required
 from telehealth import selectors, services
-from telehealth.forms import ZoomConnectionForm
+from telehealth.forms import PracticeZoomAppForm, ZoomConnectionForm, ZoomUserForm
 from telehealth.models import ZoomConnection
+
+# The connections re-tested by the last change of the practice app: shown once, on the page after saving.
+RETESTED_SESSION_KEY = "zoom_retested"
+
+
+def _connections_page(request: AuthedRequest, app_form: PracticeZoomAppForm, status: int = 200) -> HttpResponse:
+    retested = request.session.pop(RETESTED_SESSION_KEY, None) if request.method == "GET" else None
+    retest_rows = []
+    if retested:
+        by_pk = {c.pk: c for c in ZoomConnection.objects.filter(pk__in=[pk for pk, _ in retested])
+                 .select_related("practitioner")}
+        retest_rows = [(by_pk[pk], tested) for pk, tested in retested if pk in by_pk]
+    return render(request, "telehealth/zoom_connections.html", {
+        "practitioners": selectors.practitioners_with_connections(), "title": "Zoom connections",
+        "now": timezone.now(), "app": selectors.practice_app_get(), "app_form": app_form,
+        "app_users": selectors.connections_using_practice_app().count(), "retested": retest_rows,
+    }, status=status)
+
+
+def _app_form(data: dict | None = None) -> PracticeZoomAppForm:
+    app = selectors.practice_app_get()
+    initial = {"account_id": app.account_id, "client_id": app.client_id} if app else {}
+    return PracticeZoomAppForm(data, initial=initial, has_secret=app is not None)
 
 
 @require_GET
 @role_required(roles.is_practice_admin)
 def zoom_connections(request: AuthedRequest) -> HttpResponse:
-    """Options → Zoom: one row per practitioner (R1)."""
-    return render(request, "telehealth/zoom_connections.html", {
-        "practitioners": selectors.practitioners_with_connections(), "title": "Zoom connections",
-        "now": timezone.now(),
-    })
+    """Options → Zoom: the practice's app, and one row per practitioner (R1)."""
+    return _connections_page(request, _app_form())
+
+
+@role_required(roles.is_practice_admin)
+def zoom_practice_app(request: AuthedRequest) -> HttpResponse:
+    """Save the practice's Zoom app; a change re-tests every connection using it (results on the next page)."""
+    if request.method != "POST":
+        return redirect(reverse("zoom-connections"))
+    form = _app_form(request.POST)
+    if form.is_valid():
+        try:
+            _app, changed = services.practice_app_save(actor=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            if not changed:
+                messages.info(request, "The practice's Zoom app is unchanged.")
+                return redirect(reverse("zoom-connections"))
+            results = services.practice_app_retest(actor=request.user)
+            request.session[RETESTED_SESSION_KEY] = [(r.connection.pk, r.tested) for r in results]
+            working = sum(1 for r in results if r.connection.is_connected)
+            messages.success(request, "The practice's Zoom app was saved." + (
+                f" Re-tested the connections using it: {working} of {len(results)} connected." if results else ""))
+            return redirect(reverse("zoom-connections"))
+    return _connections_page(request, form, status=200)
+
+
+def _mode(request: AuthedRequest, connection: ZoomConnection | None, has_app: bool) -> str:
+    """Which app the page edits: what the POST says, else ?app=, else the connection's, else the practice's."""
+    wanted = request.POST.get("app") or request.GET.get("app")
+    if wanted == "practice" and has_app:
+        return "practice"
+    if wanted == "own":
+        return "own"
+    if connection is not None:
+        return "practice" if connection.uses_practice_app and has_app else "own"
+    return "practice" if has_app else "own"
 
 
 @role_required(roles.is_practice_admin)
 def zoom_connection_edit(request: AuthedRequest, practitioner_pk: int) -> HttpResponse:
     practitioner = selectors.practitioner_get(practitioner_pk)
     connection = ZoomConnection.objects.filter(practitioner=practitioner).first()
-    initial = {name: getattr(connection, name) for name in ("account_id", "client_id", "zoom_user")} if connection \
-        else {"zoom_user": practitioner.user.email}
-    form = ZoomConnectionForm(request.POST or None, initial=initial, has_secret=connection is not None)
+    app = selectors.practice_app_get()
+    mode = _mode(request, connection, app is not None)
+    data = request.POST if request.method == "POST" else None
+    zoom_user = connection.zoom_user if connection else practitioner.user.email
+    form: ZoomUserForm | ZoomConnectionForm
+    if mode == "practice":
+        form = ZoomUserForm(data, initial={"zoom_user": zoom_user}, users=services.practice_app_users(),
+                            taken=selectors.zoom_users_taken(except_practitioner=practitioner),
+                            current=connection.zoom_user if connection else "")
+    else:
+        own = connection is not None and not connection.uses_practice_app
+        initial = {"zoom_user": zoom_user} | (
+            {"account_id": connection.account_id, "client_id": connection.client_id} if own and connection else {})
+        form = ZoomConnectionForm(data, initial=initial,
+                                  has_secret=own and bool(connection and connection.client_secret_encrypted))
     if request.method == "POST" and form.is_valid():
         try:
-            connection = services.connection_save(actor=request.user, practitioner=practitioner, **form.cleaned_data)
+            connection = services.connection_save(actor=request.user, practitioner=practitioner,
+                                                  uses_practice_app=mode == "practice", **form.cleaned_data)
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
@@ -40,7 +109,7 @@ def zoom_connection_edit(request: AuthedRequest, practitioner_pk: int) -> HttpRe
             _report_test(request, connection)
             return redirect(reverse("zoom-connection", args=[practitioner.pk]))
     return render(request, "telehealth/zoom_connection.html", {
-        "form": form, "practitioner": practitioner, "connection": connection,
+        "form": form, "practitioner": practitioner, "connection": connection, "mode": mode, "app": app,
         "title": f"Zoom for {practitioner}", "now": timezone.now(),
     })
 

@@ -330,6 +330,15 @@ RECOMMENDED_SCOPES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Listing the account's users (GET /users, operationId ``users``) lets an admin pick a practitioner's Zoom user
+# from the practice app's account instead of typing it; without it the user is typed by email.
+LIST_USERS_SCOPES: tuple[str, ...] = ("user:read:admin", "user:read:list_users:admin")
+
+
+def can_list_users(granted: set[str]) -> bool:
+    return bool(granted.intersection(LIST_USERS_SCOPES))
+
+
 def missing_scopes(granted: set[str], *, recommended: bool = False) -> list[str]:
     """Readable names of the needs that no granted scope satisfies, e.g. for the "Test connection" page.
 
@@ -348,6 +357,7 @@ def missing_scopes(granted: set[str], *, recommended: bool = False) -> list[str]
 
 LIST_PAGE_SIZE = 300
 LIST_MAX_PAGES = 20  # 6,000 upcoming meetings for one host is far beyond a practitioner's diary
+USERS_MAX_PAGES = 5  # 1,500 active users: far beyond a practice; a larger account types the email instead
 
 
 class ZoomClient:
@@ -401,6 +411,26 @@ class ZoomClient:
         if not agenda:
             return None
         return next((m for m in self.list_upcoming_meetings(user_id) if agenda in m.agenda), None)
+
+    def list_users(self) -> list[ZoomUser]:
+        """The account's active users, every page (operationId ``users``; needs ``user:read:admin`` or the
+        granular ``user:read:list_users:admin``). Users without an email (none when active) are left out."""
+        users: list[ZoomUser] = []
+        params = {"status": "active", "page_size": str(LIST_PAGE_SIZE)}
+        for _ in range(USERS_MAX_PAGES):
+            response = self._call("GET", "/users", params=params)
+            payload = _json_object(response)
+            items = payload.get("users")
+            if not isinstance(items, list):
+                raise ZoomError(f"Zoom answered HTTP {response.status_code} with a user list this client cannot "
+                                "read.", http_status=response.status_code)
+            users += [_parse_item(ZoomUser.from_api, item) for item in items
+                      if isinstance(item, dict) and item.get("id") and item.get("email")]
+            token = _str(payload.get("next_page_token"))
+            if not token:
+                break
+            params = {**params, "next_page_token": token}
+        return users
 
     def get_meeting(self, meeting_id: int) -> Meeting:
         return _parse(Meeting.from_api, self._call("GET", f"/meetings/{int(meeting_id)}"))
@@ -658,7 +688,7 @@ def _parse_item(parser: Callable[[dict[str, Any]], T], item: Any) -> T:
     try:
         return parser(item)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ZoomError("Zoom listed a meeting this client cannot read.") from exc
+        raise ZoomError("Zoom listed an item this client cannot read.") from exc
 
 
 def _parse_time(value: Any) -> datetime | None:

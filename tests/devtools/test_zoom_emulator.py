@@ -468,3 +468,42 @@ def test_it_can_apply_a_request_and_answer_too_late(emu, api):
 
     assert len(emu.state.meetings) == 1  # made, although the client never heard
     assert create(emu, api).status_code == 201  # only the next matching request was slow
+
+
+def test_it_lists_the_accounts_users_in_pages(emu, api):
+    emu.add_user("erin@example.com", "Erin", "Lee", 2)
+    first = api.get(f"{emu.api_base_url}/users", params={"status": "active", "page_size": "3"}, timeout=5).json()
+    assert first["total_records"] == 5 and len(first["users"]) == 3 and first["next_page_token"]
+    second = api.get(f"{emu.api_base_url}/users", params={"page_size": "3",
+                                                          "next_page_token": first["next_page_token"]},
+                     timeout=5).json()
+    emails = [user["email"] for user in first["users"] + second["users"]]
+    assert emails == sorted(emails) and "erin@example.com" in emails and second["next_page_token"] == ""
+    assert {"id", "email", "first_name", "last_name", "type", "status"} <= set(first["users"][0])
+    inactive = api.get(f"{emu.api_base_url}/users", params={"status": "inactive"}, timeout=5).json()
+    assert inactive["users"] == []
+    assert_zoom_error(api.get(f"{emu.api_base_url}/users", params={"status": "gone"}, timeout=5), 400, 300)
+    assert_zoom_error(api.get(f"{emu.api_base_url}/users", params={"page_size": "301"}, timeout=5), 400, 300)
+
+
+def test_listing_users_needs_a_user_read_scope(emu):
+    emu.scopes = ("user:read:user:admin",)  # reads one user, cannot list them
+    token = get_token(emu).json()["access_token"]
+    response = requests.get(f"{emu.api_base_url}/users", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert "user:read:list_users:admin" in assert_zoom_error(response, 400, 4711)["message"]
+    emu.scopes = ("user:read:list_users:admin",)
+    token = get_token(emu).json()["access_token"]
+    assert requests.get(f"{emu.api_base_url}/users", headers={"Authorization": f"Bearer {token}"},
+                        timeout=5).status_code == 200
+
+
+def test_a_rotated_client_secret_refuses_the_old_one(emu):
+    emu.rotate_client_secret("fresh-secret")
+    assert get_token(emu).json()["error"] == "invalid_client"
+    fresh = requests.post(emu.token_url, data={"grant_type": "account_credentials", "account_id": DEMO_ACCOUNT_ID},
+                          auth=(DEMO_CLIENT_ID, "fresh-secret"), timeout=5)
+    assert fresh.status_code == 200
+    emu.reset()
+    assert get_token(emu).status_code == 200  # reset restores the demo secret
+    assert requests.post(emu.token_url, data={"grant_type": "account_credentials", "account_id": DEMO_ACCOUNT_ID},
+                         auth=(DEMO_CLIENT_ID, "sécret"), timeout=5).status_code == 400  # never a crash

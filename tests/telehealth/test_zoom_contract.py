@@ -18,7 +18,7 @@ from jsonschema import Draft4Validator, FormatChecker
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
-from telehealth.zoom import ZoomClient
+from telehealth.zoom import ZoomClient, ZoomError
 from tests.telehealth.test_zoom_client import (
     API,
     CREDENTIALS,
@@ -279,3 +279,48 @@ def test_it_sends_the_reference_as_an_agenda_zoom_declares(spec, zoom_http):
     body = json.loads(sent_request(zoom_http).body)
     assert body["agenda"] == "ref:0123456789abcdef"
     assert errors(body_validator(spec, CREATE), body) == []
+
+
+# Listing the account's users (picking a practitioner's Zoom user from the practice's app) ----------------------
+
+USERS = ("/users", "get")
+
+
+def users_page(*users: dict, next_page_token: str = "") -> dict:
+    return {"page_count": 1, "page_number": 1, "page_size": 300, "total_records": len(users),
+            "next_page_token": next_page_token, "users": list(users)}
+
+
+def test_it_lists_the_accounts_active_users_with_declared_parameters_on_every_page(full_spec, zoom_http):
+    url = f"{API}/users"
+    zoom_http.get(url, json=users_page(user_json(), next_page_token="users-2"))
+    zoom_http.get(url, json=users_page(user_json(id="z9", email="bob@example.com", type=1),
+                                       {"email": "pending@example.com", "type": 1, "status": "pending"}))
+
+    users = ZoomClient(CREDENTIALS).list_users()
+
+    assert [(user.email, user.plan) for user in users] == [(USER, "Licensed"), ("bob@example.com", "Basic")]
+    first, second = (call.request for call in zoom_http.calls[1:])
+    assert full_spec["paths"][USERS[0]][USERS[1]]["operationId"] == "users"
+    assert "user:read:admin" in full_spec["paths"][USERS[0]][USERS[1]]["security"][0]["openapi_oauth"]
+    assert parameter_problems(full_spec, USERS, first.url) == []
+    assert parameter_problems(full_spec, USERS, second.url) == []
+    assert "status=active" in first.url and "page_size=300" in first.url
+    assert "next_page_token=users-2" in second.url
+
+
+def test_the_canned_users_answer_and_the_emulators_are_shaped_like_zooms(full_spec, zoom):
+    import requests
+
+    assert errors(response_validator(full_spec, USERS, "200"), users_page(user_json())) == []
+    token = requests.post(zoom.token_url, data={"grant_type": "account_credentials", "account_id": "demo-account"},
+                          auth=("demo-client", "demo-secret"), timeout=5).json()["access_token"]
+    answer = requests.get(f"{zoom.api_base_url}/users", params={"status": "active", "page_size": "300"},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=5).json()
+    assert answer["users"] and errors(response_validator(full_spec, USERS, "200"), answer) == []
+
+
+def test_a_user_list_zoom_cannot_mean_is_an_error_not_a_crash(zoom_http):
+    zoom_http.get(f"{API}/users", json={"users": "nope"})
+    with pytest.raises(ZoomError, match="user list"):
+        ZoomClient(CREDENTIALS).list_users()
