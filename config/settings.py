@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "scheduling",
     "reminders",
     "attention",  # reads from every app above; nothing imports it
+    "options",  # the Options overview and first-run setup, over every app
 ]
 
 MIDDLEWARE = [
@@ -109,7 +110,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "diary"
+LOGIN_REDIRECT_URL = "home"  # the diary, or the first-run checklist for an admin
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = 30 * 60
 SESSION_SAVE_EVERY_REQUEST = True  # 30 minutes idle, not 30 minutes after login

@@ -1,12 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="diary", permanent=False)),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("options.urls")),  # the Options overview, before the admin's own options/ URLs
     path("", include("telehealth.urls")),  # Options → Zoom, before the admin's own options/ URLs
     path("options/", admin.site.urls),
     path("", include("practice.urls")),

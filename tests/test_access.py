@@ -36,8 +36,6 @@ def _url(world, name: str) -> str:
         return reverse(name, args=[world["other"].pk, 999999, "sent" if name == "message-action" else "send"])
     if name.startswith("attention-"):
         return reverse(name, args=[0, "resolve"])  # no such row: the role check comes first, then 404
-    if name == "options":
-        return reverse("admin:index")
     return reverse(name)
 
 
@@ -90,7 +88,9 @@ TABLE = [
     ("client-new", "post", {}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
     ("client-edit", "get", None, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
     ("client-edit", "post", {}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
-    ("options", "get", None, {ANON: 302, DESK: 302, PRAC: 302, ADMIN: 200}),
+    ("options", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
+    ("options-setup", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
+    ("home", "get", None, {ANON: 302, DESK: 302, PRAC: 302, ADMIN: 302}),
     ("health", "get", None, {ANON: 200, DESK: 200, PRAC: 200, ADMIN: 200}),
     ("login", "get", None, {ANON: 200, DESK: 302, PRAC: 302, ADMIN: 302}),
 ]

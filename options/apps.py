@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class OptionsConfig(AppConfig):
+    name = "options"
+    verbose_name = "Options"
