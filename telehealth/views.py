@@ -61,7 +61,9 @@ def zoom_practice_app(request: AuthedRequest) -> HttpResponse:
             results = services.practice_app_retest(actor=request.user)
             request.session[RETESTED_SESSION_KEY] = [(r.connection.pk, r.tested) for r in results]
             working = sum(1 for r in results if r.connection.is_connected)
-            messages.success(request, "The practice's Zoom app was saved." + (
+            # Green only when every connection using the app still works: otherwise telehealth is at risk.
+            report = messages.success if working == len(results) else messages.warning
+            report(request, "The practice's Zoom app was saved." + (
                 f" Re-tested the connections using it: {working} of {len(results)} connected." if results else ""))
             return redirect(reverse("zoom-connections"))
     return _connections_page(request, form, status=200)

@@ -79,7 +79,8 @@ def test_rotating_the_shared_secret_re_tests_all_four_and_shows_each(admin_clien
 
     html = response.content.decode()
     assert "Re-tested after the change" in html
-    assert "Re-tested the connections using it: 4 of 4 connected." in html
+    assert '<div class="msg msg-success">The practice&#x27;s Zoom app was saved. Re-tested the connections ' \
+        'using it: 4 of 4 connected.' in html
     for practitioner in four_connected:
         assert practitioner.display_name in html.split("Re-tested after the change")[1]
     assert NEW_SECRET not in html
@@ -104,7 +105,7 @@ def test_a_wrong_new_secret_fails_every_connection_using_the_app_and_says_why(ad
     retest_table = html.split("Re-tested after the change")[1].split("</table>")[0]
     assert retest_table.count("Invalid client_id or client_secret") == 4
     assert "Ed Own" not in retest_table  # an app of its own is not touched
-    assert "0 of 4 connected" in html
+    assert "0 of 4 connected" in html and '<div class="msg msg-warning">The practice' in html
     assert set(ZoomConnection.objects.filter(uses_practice_app=True).values_list("status", flat=True)) == {
         ConnectionStatus.FAILING}
     assert ZoomConnection.objects.get(practitioner=own).status == ConnectionStatus.CONNECTED
@@ -332,3 +333,18 @@ def test_only_a_practice_admin_saves_the_app(client, request, role, status, db):
     response = client.post(reverse(APP_URL), {"account_id": "a", "client_id": "b", "client_secret": "c"})
     assert response.status_code == status
     assert PracticeZoomApp.objects.exists() is (status == 302)
+
+
+def test_the_demo_practice_uses_the_practice_app(db):
+    from tests.conftest import ensure_roles
+
+    ensure_roles()
+    call_command("seed_demo")
+
+    app = PracticeZoomApp.load()
+    assert (app.account_id, app.client_id) == (DEMO_ACCOUNT_ID, DEMO_CLIENT_ID)
+    assert crypto.decrypt(app.client_secret_encrypted) == DEMO_CLIENT_SECRET
+    connections = ZoomConnection.objects.all()
+    assert connections.count() == 3
+    assert all(c.uses_practice_app and not c.client_secret_encrypted for c in connections)
+    assert {c.zoom_user_type for c in connections} == {1, 2}

@@ -112,21 +112,24 @@ class Command(BaseCommand):
     def _zoom_connections(self, practitioners) -> None:
         """Connections to the local Zoom emulator that `make run` starts (devtools/zoom_emulator.py).
 
-        Amelia and Chloe are Licensed, Ben is Basic (one meeting at a time), Dev has none yet. They are
-        marked connected as the emulator would answer; "Test connection" re-checks against it.
+        The practice's Zoom app is the emulator's demo app, entered once; Amelia, Ben and Chloe use it with
+        their own Zoom users (Amelia and Chloe Licensed, Ben Basic: one meeting at a time), Dev has none yet
+        (Options → Zoom → Set up picks his Zoom user). They are marked connected as the emulator would answer;
+        "Test connection" re-checks against it.
         """
         from devtools.zoom_emulator import DEMO_ACCOUNT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
         from telehealth.crypto import encrypt
-        from telehealth.models import ConnectionStatus, ZoomConnection
+        from telehealth.models import ConnectionStatus, PracticeZoomApp, ZoomConnection
 
+        PracticeZoomApp.objects.create(pk=PracticeZoomApp.SINGLETON_PK, account_id=DEMO_ACCOUNT_ID,
+                                       client_id=DEMO_CLIENT_ID, client_secret_encrypted=encrypt(DEMO_CLIENT_SECRET))
         plans = {"amelia": 2, "ben": 1, "chloe": 2}
         for practitioner in practitioners:
             username = practitioner.user.username
             if username not in plans:
                 continue
             ZoomConnection.objects.create(
-                practitioner=practitioner, account_id=DEMO_ACCOUNT_ID, client_id=DEMO_CLIENT_ID,
-                client_secret_encrypted=encrypt(DEMO_CLIENT_SECRET), zoom_user=f"{username}@example.com",
+                practitioner=practitioner, uses_practice_app=True, zoom_user=f"{username}@example.com",
                 status=ConnectionStatus.CONNECTED, status_since=timezone.now(), last_tested_at=timezone.now(),
                 zoom_user_name=practitioner.display_name, zoom_user_email=f"{username}@example.com",
                 zoom_user_type=plans[username],
