@@ -1,3 +1,4 @@
+import unicodedata
 import zoneinfo
 from datetime import time
 from functools import cached_property
@@ -15,12 +16,24 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(f"“{value}” is not a time zone name such as Australia/Sydney.")
 
 
+def validate_single_line(value: str) -> None:
+    """No line breaks or other control characters in a one-line text.
+
+    These names end up in email headers (From, Subject) and SMS: a CR/LF there makes every email fail with
+    BadHeaderError, long after it was typed. Refused when saved, on every path that validates (admin, forms,
+    commands calling full_clean()).
+    """
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise ValidationError("Enter this on one line, without line breaks or control characters.",
+                              code="control_characters")
+
+
 class Practice(models.Model):
     """The practice's own settings; there is exactly one row (pk=1)."""
 
-    name = models.CharField(max_length=120, default="Our practice")
+    name = models.CharField(max_length=120, default="Our practice", validators=[validate_single_line])
     time_zone = models.CharField(max_length=64, default="Australia/Sydney", validators=[validate_time_zone])
-    phone = models.CharField(max_length=32, blank=True)
+    phone = models.CharField(max_length=32, blank=True, validators=[validate_single_line])
     email = models.EmailField(blank=True)
     address = models.TextField(blank=True)
     opens_at = models.TimeField(default=time(7, 0), help_text="First row of the diary.")
@@ -48,9 +61,9 @@ class Practice(models.Model):
 
 
 class Location(models.Model):
-    name = models.CharField(max_length=80, unique=True)
+    name = models.CharField(max_length=80, unique=True, validators=[validate_single_line])
     address = models.TextField(blank=True)
-    phone = models.CharField(max_length=32, blank=True)
+    phone = models.CharField(max_length=32, blank=True, validators=[validate_single_line])
     colour = models.CharField(max_length=7, default="#4f7cac", help_text="Hex colour, e.g. #4f7cac.")
     is_active = models.BooleanField("active", default=True)
     is_telehealth = models.BooleanField(
@@ -67,8 +80,8 @@ class Location(models.Model):
 
 class Practitioner(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="practitioner")
-    display_name = models.CharField(max_length=80)
-    profession = models.CharField(max_length=80, blank=True)
+    display_name = models.CharField(max_length=80, validators=[validate_single_line])
+    profession = models.CharField(max_length=80, blank=True, validators=[validate_single_line])
     colour = models.CharField(max_length=7, default="#2e7d6b")
     is_active = models.BooleanField("active", default=True)
     default_location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.SET_NULL,
@@ -101,9 +114,9 @@ class WorkingHours(models.Model):
 
 
 class Client(models.Model):
-    first_name = models.CharField(max_length=60)
-    last_name = models.CharField(max_length=60)
-    preferred_name = models.CharField(max_length=60, blank=True)
+    first_name = models.CharField(max_length=60, validators=[validate_single_line])
+    last_name = models.CharField(max_length=60, validators=[validate_single_line])
+    preferred_name = models.CharField(max_length=60, blank=True, validators=[validate_single_line])
     date_of_birth = models.DateField(null=True, blank=True)
     mobile = models.CharField(max_length=20, blank=True, help_text="Stored in international (E.164) form.")
     email = models.EmailField(blank=True)

@@ -6,6 +6,9 @@ from practice.models import Client
 
 def client_search(query: str) -> QuerySet[Client]:
     """Clients whose name, mobile or email matches what was typed; every word must match."""
+    if "\x00" in query:
+        # No stored text can hold a NUL (PostgreSQL refuses it even in a search pattern), so nothing matches.
+        return Client.objects.none()
     clients = Client.objects.all()
     for word in query.split()[:4]:
         condition = (Q(first_name__icontains=word) | Q(last_name__icontains=word)
@@ -27,6 +30,6 @@ def client_get(pk: int) -> Client:
 
 def client_search_chosen(pk: str | None) -> Client | None:
     """The client already picked in a booking form being redisplayed."""
-    if not pk or not str(pk).isdigit():
+    if not pk or not (str(pk).isascii() and str(pk).isdigit()):  # "²".isdigit() is true, int("²") fails
         return None
     return Client.objects.filter(pk=pk).first()
