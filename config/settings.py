@@ -41,6 +41,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "practice.middleware.PrivateResponseMiddleware",  # outside the rest: also the login redirects and 403s
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -137,6 +138,17 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Sent on every response by practice.middleware.PrivateResponseMiddleware (RELIABILITY.md 29). Scripts and style
+# sheets only from our own static files: no inline <script>, no on*= handlers, no <style> blocks (htmx is told
+# not to inject its indicator styles, and not to eval). One exception: style *attributes*. The diary positions
+# and colours each block and column with CSS custom properties in a style attribute (style="--top:…;--c:…"),
+# computed per appointment on the server. style-src-attr admits only those attributes, never a <style> element
+# or a style sheet from elsewhere; a style attribute cannot run script, and every value in them is escaped.
+# Zoom's join and start links are navigations, which no directive here limits.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'"
+)
 
 LANGUAGE_CODE = "en-au"
 TIME_ZONE = "UTC"  # storage; every page shows times in the practice's own zone

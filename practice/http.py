@@ -23,12 +23,23 @@ def is_panel_request(request: HttpRequest) -> bool:
     return request.headers.get("HX-Target") == "panel"
 
 
+# What the browser's title bar, tabs and history say for a panel shown as a whole page. Never the panel's own
+# heading, which names the client and the time (RELIABILITY.md 29); a panel not listed is just "Practice".
+PAGE_TITLES = {
+    "scheduling/_appointment_detail.html": "Appointment",
+    "scheduling/_booking_form.html": "New appointment",
+    "scheduling/_zoom_details.html": "Zoom details",
+    "practice/_client_form.html": "Client",
+}
+
+
 def render_page(request: HttpRequest, template: str, context: dict, *, status: int = 200) -> HttpResponse:
     """Render ``template`` as the side panel for htmx, or inside the full page layout otherwise.
 
     ``template`` is the partial; the full page wraps it through ``page.html``.
     """
-    context = {**context, "partial_template": template, "as_panel": is_panel_request(request)}
+    context = {"page_title": PAGE_TITLES.get(template, "Practice"), **context,
+               "partial_template": template, "as_panel": is_panel_request(request)}
     if context["as_panel"]:
         return render(request, template, context, status=status)
     return render(request, "page.html", context, status=status)

@@ -1,5 +1,7 @@
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 
 from practice import roles
 from practice.models import Practice
@@ -39,3 +41,28 @@ class RoleRequiredMiddleware:
                 or request.path.startswith(self.ALLOWED_PREFIXES)):
             return None
         raise PermissionDenied("Your account has no role yet. Ask a practice admin to give you one.")
+
+
+class PrivateResponseMiddleware:
+    """Health data stays out of caches, and pages run only the app's own scripts and styles (RELIABILITY.md 29).
+
+    Every answer to a signed-in user is ``Cache-Control: no-store, private``: a shared proxy must not keep it, and
+    a browser must not show it again from its cache after logout (the back button on a shared front-desk PC).
+    Static files are served by WhiteNoise before this middleware and keep their long-lived caching.
+
+    Every answer carries the Content-Security-Policy from settings, so an injected script or a foreign form
+    target is refused by the browser even if a template ever forgot to escape something.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+        self.static_prefix = "/" + str(settings.STATIC_URL).lstrip("/")
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and not request.path.startswith(self.static_prefix):
+            patch_cache_control(response, no_store=True, private=True)
+        if settings.CONTENT_SECURITY_POLICY:
+            response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+        return response

@@ -5,7 +5,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from practice import roles
 from practice.forms import ClientForm
@@ -22,19 +22,23 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 def client_list(request: AuthedRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()
-    page = Paginator(client_search(query), 25).get_page(request.GET.get("page"))
+    """All clients, or those matching a search that is POSTed: what was typed (a name, a mobile, an email) never
+    goes into a URL, so never into access logs, browser history or a Referer (RELIABILITY.md 29). A ``q`` in the
+    query string is ignored; the page number alone may be there."""
+    query = request.POST.get("q", "").strip() if request.method == "POST" else ""
+    page_number = request.POST.get("page") if request.method == "POST" else request.GET.get("page")
+    page = Paginator(client_search(query), 25).get_page(page_number)
     return render(request, "practice/client_list.html", {
         "page": page, "query": query, "can_edit": roles.can_manage_all_appointments(request.user),
     })
 
 
-@require_GET
+@require_POST
 def client_search_results(request: AuthedRequest) -> HttpResponse:
-    """The booking form's search-as-you-type list (an htmx partial)."""
-    query = request.GET.get("client_query", "").strip()
+    """The booking form's search-as-you-type list (an htmx partial), POSTed for the same reason as the list."""
+    query = request.POST.get("client_query", "").strip()
     matches = client_search(query)[:8] if query else []
     return render(request, "practice/_client_matches.html", {"matches": matches, "query": query})
 
@@ -84,4 +88,5 @@ def page_not_found(request: AuthedRequest, exception: Exception) -> HttpResponse
 
 
 def _error_page(request: AuthedRequest, title: str, message: str, status: int) -> HttpResponse:
-    return render_page(request, "_error.html", {"title": title, "message": message}, status=status)
+    return render_page(request, "_error.html", {"title": title, "page_title": title, "message": message},
+                       status=status)

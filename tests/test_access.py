@@ -82,7 +82,9 @@ TABLE = [
     ("reminder-template-preview", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
     ("twilio-status", "post", {}, {ANON: 403, DESK: 403, PRAC: 403, ADMIN: 403}),
     ("client-list", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
-    ("client-search", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
+    ("client-list", "post", {"q": "cas"}, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
+    ("client-search", "post", {"client_query": "cas"}, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
+    ("client-search", "get", None, {ANON: 302, DESK: 405, PRAC: 405, ADMIN: 405}),  # never in a URL
     ("client-detail", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
     ("client-new", "get", None, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
     ("client-new", "post", {}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),

@@ -103,6 +103,14 @@ def page(browser, request):
                                   timezone_id="Australia/Sydney")
     context.set_default_timeout(10_000)
     page = context.new_page()
+    # RELIABILITY.md 29: the Content-Security-Policy must not break a page. Chromium reports each refusal on the
+    # console ("Refused to execute inline script…", "…violates the following Content Security Policy…"), and a
+    # script error from htmx or our own scripts as a page error.
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text)
+            if message.type == "error" and ("Content Security Policy" in message.text or "Refused to" in message.text)
+            else None)
+    page.on("pageerror", lambda error: refused.append(f"script error: {error}"))
     yield page
     failed = any(getattr(getattr(request.node, f"report_{when}", None), "failed", False)
                  for when in ("setup", "call"))
@@ -116,6 +124,7 @@ def page(browser, request):
         except Exception as exc:  # noqa: BLE001 - a failed screenshot must not hide the real failure
             print(f"\nCould not save a screenshot: {exc}")
     context.close()
+    assert not refused, f"The browser refused or failed a script or style: {refused}"
 
 
 def login(page, live_server, user, password: str = PASSWORD) -> None:
