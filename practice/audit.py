@@ -15,8 +15,10 @@ def audit_record(
     changes: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event to the audit trail. Callers keep patient contact details out of ``changes``."""
+    person = actor if actor is not None and actor.is_authenticated else None
     return AuditEvent.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor=person,
+        actor_name=(person.get_full_name() or person.get_username())[:150] if person is not None else "",
         action=action,
         object_type=str(obj._meta.model_name),
         object_id=str(obj.pk),

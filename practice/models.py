@@ -138,17 +138,41 @@ class Client(models.Model):
         return f"{first} {self.last_name}"
 
 
+class AppendOnly(ValueError):
+    """Something tried to change or remove an audit event."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    """No bulk path around the model's own refusal either (PostgreSQL also refuses it with a trigger)."""
+
+    def update(self, **kwargs):
+        raise AppendOnly("Audit events are append-only.")
+
+    def delete(self):
+        raise AppendOnly("Audit events are append-only.")
+
+    def bulk_update(self, *args, **kwargs):
+        raise AppendOnly("Audit events are append-only.")
+
+
 class AuditEvent(models.Model):
-    """Append-only: who did what to which object, and when. No patient contact details in ``changes``."""
+    """Append-only: who did what to which object, and when. No patient contact details in ``changes``.
+
+    The actor's name is kept on the event, and a user who acted cannot be deleted (PROTECT): people are
+    deactivated, so the trail never loses who did what.
+    """
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                               related_name="+")
+    actor_name = models.CharField(max_length=150, blank=True)  # empty: the system (a task, the Scheduler)
     action = models.CharField(max_length=60)
     object_type = models.CharField(max_length=40)
     object_id = models.CharField(max_length=40)
     summary = models.CharField(max_length=255, blank=True)
     changes = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-pk"]
@@ -159,8 +183,8 @@ class AuditEvent(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None:
-            raise ValueError("Audit events are append-only.")
+            raise AppendOnly("Audit events are append-only.")
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        raise ValueError("Audit events are append-only.")
+        raise AppendOnly("Audit events are append-only.")
