@@ -348,3 +348,15 @@ def test_the_demo_practice_uses_the_practice_app(db):
     assert connections.count() == 3
     assert all(c.uses_practice_app and not c.client_secret_encrypted for c in connections)
     assert {c.zoom_user_type for c in connections} == {1, 2}
+
+
+@pytest.mark.parametrize(("role", "get_status", "post_status"), [
+    (None, 302, 302), ("front_desk", 403, 403), ("practitioner_a", 403, 403), ("admin_user", 302, 200)])
+def test_the_app_url_answers_each_role(client, request, role, get_status, post_status, db):
+    """The rows tests/test_access.py needs for zoom-practice-app (an empty POST is a form with errors)."""
+    if role:
+        user = request.getfixturevalue(role)
+        client.force_login(user.user if role == "practitioner_a" else user)
+    assert client.get(reverse(APP_URL)).status_code == get_status
+    assert client.post(reverse(APP_URL), {}).status_code == post_status
+    assert not PracticeZoomApp.objects.exists()
