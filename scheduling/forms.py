@@ -7,7 +7,7 @@ from django.db.models import Q
 from practice.forms import MobileField
 from practice.models import Client, Location, Practice, Practitioner
 from practice.timezones import local_to_aware, validate_reasonable_day
-from scheduling.models import AppointmentType
+from scheduling.models import TYPE_MINUTES_MAX, TYPE_MINUTES_MIN, AppointmentType, validate_colour, validate_type_name
 from scheduling.services import SETTABLE_STATUSES, ends_after
 from telehealth.models import ConnectionStatus
 
@@ -69,10 +69,12 @@ class BookingForm(_WhenFields):
     def __init__(self, *args, practitioners, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         cast(forms.ModelChoiceField, self.fields["practitioner"]).queryset = practitioners
-        # The page script fills in the duration when the type changes.
-        self.fields["appointment_type"].widget.attrs["data-durations"] = json.dumps(
-            {str(t.pk): t.default_duration for t in AppointmentType.objects.filter(is_active=True)}
-        )
+        # The page script fills in the duration, and ticks Telehealth for a type that is usually telehealth,
+        # when the type changes.
+        active_types = list(AppointmentType.objects.filter(is_active=True))
+        type_attrs = self.fields["appointment_type"].widget.attrs
+        type_attrs["data-durations"] = json.dumps({str(t.pk): t.default_duration for t in active_types})
+        type_attrs["data-telehealth"] = json.dumps({str(t.pk): t.usually_telehealth for t in active_types})
         # Ticking Telehealth suggests the Telehealth location (R15); the help says who can have it.
         telehealth_location = Location.objects.filter(is_active=True, is_telehealth=True).first()
         if telehealth_location is not None:
@@ -132,3 +134,40 @@ class StatusForm(forms.Form):
 class CancelForm(forms.Form):
     reason = forms.CharField(max_length=200, required=False)
 
+
+
+class AppointmentTypeForm(forms.Form):
+    """Options → Appointment types. The service validates again through the model, for every other path."""
+
+    name = forms.CharField(max_length=80, validators=[validate_type_name])
+    default_duration = forms.IntegerField(label="Default duration (minutes)", min_value=TYPE_MINUTES_MIN,
+                                          max_value=TYPE_MINUTES_MAX, initial=30,
+                                          help_text=f"{TYPE_MINUTES_MIN} to {TYPE_MINUTES_MAX} minutes.",
+                                          widget=forms.NumberInput(attrs={"step": 5, "inputmode": "numeric"}))
+    colour = forms.CharField(max_length=7, initial="#6b8fd6", validators=[validate_colour],
+                             help_text="Shown beside the type, as #rrggbb.",
+                             widget=forms.TextInput(attrs={"type": "color"}))
+    usually_telehealth = forms.BooleanField(
+        label="Usually telehealth", required=False,
+        help_text="Ticks Telehealth in the booking form when this type is chosen; it can still be unticked.")
+    is_active = forms.BooleanField(label="Active", required=False, initial=True,
+                                   help_text="An inactive type stays on past appointments but cannot be booked.")
+
+    def __init__(self, *args, instance: AppointmentType | None = None, **kwargs) -> None:
+        self.instance = instance
+        if instance is not None:
+            kwargs.setdefault("initial", {name: getattr(instance, name) for name in self.base_fields})
+        super().__init__(*args, **kwargs)
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        taken = AppointmentType.objects.filter(name__iexact=name)
+        if self.instance is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError("An appointment type called “%(name)s” already exists (names are the same "
+                                        "whatever their capitals).", params={"name": taken[0].name})
+        return name
+
+    def clean_colour(self) -> str:
+        return self.cleaned_data["colour"].lower()

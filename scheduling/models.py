@@ -1,7 +1,11 @@
+import unicodedata
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models.functions import Lower
 
 from practice.models import Client, Location, Practitioner
 from telehealth.models import ZoomMeeting
@@ -11,14 +15,48 @@ from telehealth.models import ZoomMeeting
 NO_OVERLAP_CONSTRAINT = "appointment_no_overlap"
 
 
+# The booking form's duration field takes the same range: a type must be bookable at its own length.
+TYPE_MINUTES_MIN, TYPE_MINUTES_MAX = 5, 720
+# Bidirectional overrides and isolates make a name display as something other than what is stored.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def validate_type_name(value: str) -> None:
+    """A name shown in the diary, the booking form and reminders: one line, no hidden control characters.
+
+    Right-to-left text and emoji are fine; control characters (NUL, CR/LF) and bidi overrides are not.
+    """
+    if not value.strip():
+        raise ValidationError("Enter a name.", code="blank")
+    if any(unicodedata.category(char) == "Cc" or char in _BIDI_CONTROLS for char in value):
+        raise ValidationError("Enter the name on one line, without control characters.", code="control_characters")
+
+
+validate_colour = RegexValidator(r"^#[0-9a-fA-F]{6}\Z", "Enter a colour as #rrggbb, e.g. #6b8fd6.", code="colour")
+
+
 class AppointmentType(models.Model):
-    name = models.CharField(max_length=80, unique=True)
-    default_duration = models.PositiveIntegerField("default duration (minutes)", default=30)
-    colour = models.CharField(max_length=7, default="#6b8fd6")
-    is_active = models.BooleanField("active", default=True)
+    # Written through scheduling.services.appointment_type_create/update, which call full_clean(): the validators
+    # and the constraint below hold for every path that validates, and the constraint also for those that don't.
+    name = models.CharField(max_length=80, unique=True, validators=[validate_type_name])
+    default_duration = models.PositiveIntegerField(
+        "default duration (minutes)", default=30,
+        validators=[MinValueValidator(TYPE_MINUTES_MIN), MaxValueValidator(TYPE_MINUTES_MAX)],
+        help_text=f"{TYPE_MINUTES_MIN} to {TYPE_MINUTES_MAX} minutes.")
+    colour = models.CharField(max_length=7, default="#6b8fd6", validators=[validate_colour])
+    is_active = models.BooleanField("active", default=True,
+                                    help_text="Inactive types are kept for past appointments but cannot be booked.")
+    usually_telehealth = models.BooleanField(
+        "usually telehealth", default=False,
+        help_text="Ticks Telehealth in the booking form when this type is chosen (it can still be unticked).")
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # "Initial consult" and "initial consult" would be two entries nobody can tell apart in the diary.
+            models.UniqueConstraint(Lower("name"), name="appointment_type_name_ci_unique",
+                                    violation_error_message="An appointment type with this name already exists."),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from practice.audit import audit_record
+from practice.audit import audit_record, field_changes
 from practice.errors import ApplicationError
 from practice.models import Client, Location, Practice, Practitioner, WorkingHours
 from practice.services import client_create
@@ -359,3 +360,62 @@ def appointment_telehealth_remove(*, actor: User, appointment: Appointment) -> A
     audit_record(actor=actor, action="appointment.telehealth_removed", obj=appointment,
                  summary="Telehealth deleted: Zoom meeting removed, appointment kept, client not notified")
     return appointment
+
+
+# Appointment types (Options) ----------------------------------------------------------------------------------
+
+TYPE_FIELDS = ("name", "default_duration", "colour", "is_active", "usually_telehealth")
+
+
+def _type_values(appointment_type: AppointmentType) -> dict:
+    return {name: getattr(appointment_type, name) for name in TYPE_FIELDS}
+
+
+def _type_save(appointment_type: AppointmentType) -> None:
+    """Validate as the model says (bounds, colour, case-insensitive name) and save, or refuse with the reason."""
+    appointment_type.name = appointment_type.name.strip()
+    appointment_type.colour = appointment_type.colour.lower()
+    try:
+        appointment_type.full_clean()
+    except ValidationError as exc:
+        raise ApplicationError(" ".join(exc.messages), code="invalid",
+                               extra={"errors": getattr(exc, "message_dict", {})}) from None
+    try:
+        with transaction.atomic():  # a savepoint: a name taken meanwhile must not break the caller's transaction
+            appointment_type.save()
+    except IntegrityError:
+        raise ApplicationError("An appointment type with this name already exists.", code="name_taken",
+                               extra={"errors": {"name": ["An appointment type with this name already exists."]}}
+                               ) from None
+
+
+@transaction.atomic
+def appointment_type_create(*, actor: User, name: str, default_duration: int, colour: str, is_active: bool = True,
+                            usually_telehealth: bool = False) -> AppointmentType:
+    appointment_type = AppointmentType(name=name, default_duration=default_duration, colour=colour,
+                                       is_active=is_active, usually_telehealth=usually_telehealth)
+    _type_save(appointment_type)
+    audit_record(actor=actor, action="appointment_type.created", obj=appointment_type,
+                 summary=f"Appointment type {appointment_type.name} added",
+                 changes=field_changes({}, _type_values(appointment_type)))
+    return appointment_type
+
+
+@transaction.atomic
+def appointment_type_update(*, actor: User, appointment_type: AppointmentType, name: str, default_duration: int,
+                            colour: str, is_active: bool, usually_telehealth: bool) -> AppointmentType:
+    """Change a type. Types are never deleted (past appointments keep theirs): an unwanted one is deactivated."""
+    locked = AppointmentType.objects.select_for_update().get(pk=appointment_type.pk)
+    before = _type_values(locked)
+    locked.name, locked.default_duration, locked.colour = name, default_duration, colour
+    locked.is_active, locked.usually_telehealth = is_active, usually_telehealth
+    if before["is_active"] and not is_active and not AppointmentType.objects.filter(
+            is_active=True).exclude(pk=locked.pk).exists():
+        raise ApplicationError("Keep at least one active appointment type: every booking needs one.",
+                               code="last_active_type")
+    _type_save(locked)
+    changes = field_changes(before, _type_values(locked))
+    if changes:  # saving an unchanged form changes nothing, so it is no event in the trail
+        audit_record(actor=actor, action="appointment_type.changed", obj=locked,
+                     summary=f"Appointment type {locked.name} changed", changes=changes)
+    return locked

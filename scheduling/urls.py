@@ -16,4 +16,8 @@ urlpatterns = [
          name="appointment-telehealth-remove"),
     path("appointments/<int:pk>/zoom/", views.zoom_details, name="appointment-zoom"),
     path("appointments/<int:pk>/zoom/start/", views.zoom_start, name="appointment-zoom-start"),
+    path("options/appointment-types/", views.options_appointment_types, name="options-appointment-types"),
+    path("options/appointment-types/new/", views.options_appointment_type_new, name="options-appointment-type-new"),
+    path("options/appointment-types/<int:pk>/", views.options_appointment_type_edit,
+         name="options-appointment-type-edit"),
 ]

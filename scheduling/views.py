@@ -1,8 +1,9 @@
 from datetime import date, datetime, timedelta
 
 from django.contrib import messages
+from django.db.models import Count
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -10,13 +11,13 @@ from django.views.decorators.http import require_GET, require_POST
 from practice import roles
 from practice.audit import audit_history
 from practice.errors import ApplicationError
-from practice.http import AuthedRequest, done, render_page
+from practice.http import AuthedRequest, done, render_page, role_required
 from practice.models import Location, Practice, Practitioner
 from practice.selectors import client_search, client_search_chosen
 from practice.timezones import parse_day
 from scheduling import diary_html, selectors, services
-from scheduling.forms import BookingForm, CancelForm, MoveForm, StatusForm
-from scheduling.models import Status
+from scheduling.forms import AppointmentTypeForm, BookingForm, CancelForm, MoveForm, StatusForm
+from scheduling.models import Appointment, AppointmentType, Status
 from telehealth import selectors as telehealth_selectors
 from telehealth import services as telehealth_services
 from telehealth.models import MeetingState
@@ -87,6 +88,11 @@ def _booking_initial(request: AuthedRequest, practice: Practice, practitioners) 
         initial["date"], initial["start_time"] = start.date(), start.time()
     except ValueError:
         initial["date"] = timezone.localdate(timezone=practice.zone)
+    # Opened with a type (?type=<pk>): its "usually telehealth" pre-ticks Telehealth, as the page script does.
+    appointment_type = AppointmentType.objects.filter(is_active=True, pk=_int_param(request, "type") or 0).first()
+    if appointment_type is not None:
+        initial["appointment_type"] = appointment_type
+        initial["is_telehealth"] = appointment_type.usually_telehealth
     return initial
 
 
@@ -335,3 +341,64 @@ def zoom_start(request: AuthedRequest, pk: int) -> HttpResponse:
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "no-referrer"
     return response
+
+
+# Options → Appointment types -----------------------------------------------------------------------------------
+
+admin_only = role_required(roles.is_practice_admin)
+
+
+@require_GET
+@admin_only
+def options_appointment_types(request: AuthedRequest) -> HttpResponse:
+    uses = dict(Appointment.objects.values_list("appointment_type").annotate(n=Count("pk")).order_by())
+    types = [(t, uses.get(t.pk, 0)) for t in AppointmentType.objects.all()]
+    return render(request, "scheduling/options_appointment_types.html", {"types": types,
+                                                                          "title": "Appointment types"})
+
+
+def _type_form_failed(form: AppointmentTypeForm, exc: ApplicationError) -> None:
+    """The service's refusal on the field it is about, or above the form."""
+    errors = exc.extra.get("errors") or {}
+    placed = False
+    for name, field_errors in errors.items():
+        if name in form.fields:
+            for error in field_errors:
+                form.add_error(name, error)
+            placed = True
+    if not placed:
+        form.add_error(None, exc.message)
+
+
+@admin_only
+def options_appointment_type_new(request: AuthedRequest) -> HttpResponse:
+    form = AppointmentTypeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = services.appointment_type_create(actor=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            _type_form_failed(form, exc)
+        else:
+            messages.success(request, f"Appointment type {created.name} added.")
+            return done(request, reverse("options-appointment-types"))
+    return render(request, "scheduling/options_appointment_type_form.html",
+                  {"form": form, "title": "New appointment type"})
+
+
+@admin_only
+def options_appointment_type_edit(request: AuthedRequest, pk: int) -> HttpResponse:
+    appointment_type = get_object_or_404(AppointmentType, pk=pk)
+    form = AppointmentTypeForm(request.POST or None, instance=appointment_type)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.appointment_type_update(actor=request.user, appointment_type=appointment_type,
+                                                     **form.cleaned_data)
+        except ApplicationError as exc:
+            _type_form_failed(form, exc)
+        else:
+            messages.success(request, f"Appointment type {saved.name} saved.")
+            return done(request, reverse("options-appointment-types"))
+    in_use = Appointment.objects.filter(appointment_type=appointment_type).count()
+    return render(request, "scheduling/options_appointment_type_form.html",
+                  {"form": form, "title": "Edit appointment type", "appointment_type": appointment_type,
+                   "in_use": in_use})

@@ -10,7 +10,17 @@
       const minutes = JSON.parse(select.dataset.durations)[select.value];
       if (duration && minutes && !duration.dataset.touched) duration.value = minutes;
     }
+    // A type that is usually telehealth ticks Telehealth (and another type unticks it), unless the user chose.
+    if (select.name === "appointment_type" && select.dataset.telehealth) {
+      const telehealth = select.form.querySelector("[name=is_telehealth]");
+      const usually = JSON.parse(select.dataset.telehealth)[select.value];
+      if (telehealth && usually !== undefined && !telehealth.dataset.touched && telehealth.checked !== usually) {
+        telehealth.checked = usually;
+        telehealth.dispatchEvent(new Event("change", { bubbles: true }));  // and suggest the Telehealth location
+      }
+    }
     if (select.name === "duration") select.dataset.touched = "1";
+    if (select.name === "is_telehealth" && event.isTrusted) select.dataset.touched = "1";
     // Ticking Telehealth suggests the Telehealth location, so usual reminders print no street address.
     if (select.name === "is_telehealth" && select.checked && select.dataset.location) {
       const location = select.form.querySelector("[name=location]");
