@@ -4,7 +4,15 @@ from django import forms
 
 from practice.timezones import validate_reasonable_day
 from reminders import usual
-from reminders.models import LEAD_HOURS_MAX, LOW_BALANCE_MAX, Channel, ReminderSettings, UsualTemplate
+from reminders.models import (
+    LEAD_HOURS_MAX,
+    LOW_BALANCE_MAX,
+    PURCHASE_MAX,
+    Channel,
+    ReminderSettings,
+    UsualTemplate,
+    validate_note,
+)
 
 
 class UsualTemplateForm(forms.ModelForm):
@@ -46,8 +54,9 @@ class ReminderSettingsForm(forms.ModelForm):
 
 
 class CreditPurchaseForm(forms.Form):
-    amount = forms.IntegerField(label="Credits bought", min_value=1, max_value=100_000)
-    note = forms.CharField(max_length=200, required=False, help_text="e.g. the invoice number")
+    amount = forms.IntegerField(label="Credits bought", min_value=1, max_value=PURCHASE_MAX)
+    note = forms.CharField(max_length=200, required=False, help_text="e.g. the invoice number",
+                           validators=[validate_note])
 
 
 class BulkForm(forms.Form):

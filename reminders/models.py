@@ -1,3 +1,4 @@
+import unicodedata
 from datetime import time
 
 from django.conf import settings
@@ -6,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from practice.models import Client
+from reminders import usual
 from scheduling.models import Appointment
 
 
@@ -40,12 +42,29 @@ class Resolution(models.TextChoices):
 # values meaningful: a reminder more than two weeks ahead is forgotten before the appointment.
 LEAD_HOURS_MAX = 336
 LOW_BALANCE_MAX = 100_000
+PURCHASE_MAX = 100_000  # credits in one purchase; more is a typing slip, not an order
 
 
 def validate_single_line(value: str) -> None:
     """An email header (the subject) must be one line: CR/LF there fails every email (BadHeaderError)."""
     if "\r" in value or "\n" in value:
         raise ValidationError("Write the subject on one line (no line breaks).", code="multiline")
+
+
+def validate_no_control_characters(value: str) -> None:
+    """Text sent to clients or kept in the ledger: line breaks and tabs are text, NUL and the like are not
+    (PostgreSQL refuses NUL in text, and SMS providers other control characters)."""
+    if any(unicodedata.category(char) == "Cc" and char not in "\n\r\t" for char in value):
+        raise ValidationError("Remove the control characters (such as NUL) from this text.", code="control_characters")
+
+
+def validate_note(value: str) -> None:
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise ValidationError("Write the note on one line, without control characters.", code="control_characters")
+
+
+# The longest usual templates: an SMS of 800 characters is already six segments (credits) per client.
+TEMPLATE_MAX = {"sms": 800, "email": 5_000}
 
 
 class ReminderSettings(models.Model):
@@ -75,14 +94,22 @@ class UsualTemplate(models.Model):
     """The usual reminder, editable by practice admins (R14). Telehealth templates are fixed in code (R13)."""
 
     channel = models.CharField(max_length=5, choices=Channel.choices, unique=True)
-    subject = models.CharField(max_length=200, blank=True, validators=[validate_single_line], help_text="Email only.")
-    body = models.TextField()
+    subject = models.CharField(max_length=200, blank=True, help_text="Email only.",
+                               validators=[validate_single_line, validate_no_control_characters,
+                                           usual.validate_template])
+    body = models.TextField(validators=[validate_no_control_characters, usual.validate_template])
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
 
     def __str__(self) -> str:
         return f"Usual {self.get_channel_display()} reminder"
+
+    def clean(self) -> None:
+        limit = TEMPLATE_MAX.get(self.channel)
+        if limit is not None and len(self.body) > limit:
+            raise ValidationError({"body": f"Keep the {self.get_channel_display()} template to {limit:,} characters "
+                                           f"(it has {len(self.body):,})."})
 
 
 class Message(models.Model):
@@ -134,7 +161,7 @@ class CreditEntry(models.Model):
     amount = models.IntegerField()
     reason = models.CharField(max_length=10, choices=Reason.choices)
     message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.PROTECT, related_name="credit_entries")
-    note = models.CharField(max_length=200, blank=True)
+    note = models.CharField(max_length=200, blank=True, validators=[validate_note])
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

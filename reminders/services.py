@@ -24,11 +24,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape, linebreaks
 
-from practice.audit import audit_record
+from practice.audit import audit_record, field_changes
 from practice.errors import ApplicationError
 from practice.models import Practice
 from reminders import fixed, segments, usual
 from reminders.models import (
+    PURCHASE_MAX,
     Channel,
     CreditEntry,
     Kind,
@@ -61,13 +62,20 @@ def credits_balance() -> int:
 
 @transaction.atomic
 def credits_purchase(*, actor: User, amount: int, note: str = "") -> CreditEntry:
-    if amount <= 0:
-        raise ApplicationError("Enter a positive number of credits.", code="invalid_amount")
-    entry = CreditEntry.objects.create(amount=amount, reason=CreditEntry.Reason.PURCHASE, note=note[:200],
-                                       created_by=actor)
+    if not 0 < amount <= PURCHASE_MAX:
+        raise ApplicationError(f"Enter a number of credits from 1 to {PURCHASE_MAX:,}.", code="invalid_amount")
+    entry = CreditEntry(amount=amount, reason=CreditEntry.Reason.PURCHASE, note=note.strip(), created_by=actor)
+    try:
+        entry.full_clean()
+    except ValidationError as exc:
+        raise ApplicationError(" ".join(exc.messages), code="invalid") from None
+    entry.save()
     held = ScheduledReminder.objects.filter(state=ScheduledReminder.State.HELD).count()
-    audit_record(actor=actor, action="credits.purchased", obj=entry, summary=f"{amount} SMS credits added",
-                 changes={"reminders_waiting_for_credits": held})
+    balance = credits_balance()
+    waiting = f"; {held} Scheduler reminder(s) waiting for credits go out now" if held else ""
+    audit_record(actor=actor, action="credits.purchased", obj=entry, summary=f"{amount} SMS credits added{waiting}",
+                 changes=field_changes({"amount": None, "note": "", "balance": balance - amount},
+                                       {"amount": amount, "note": entry.note, "balance": balance}))
     if held:
         from reminders.tasks import reminders_send_due
 
@@ -102,17 +110,19 @@ def reminder_settings_update(*, actor: User, scheduler_enabled: bool, lead_hours
                              quiet_end: time, low_balance_warning: int) -> ReminderSettings:
     """Save the Scheduler's settings (validated by the model's bounds); armed reminders get their new due times."""
     config = ReminderSettings.objects.select_for_update().get_or_create(pk=1)[0]
-    before = {name: str(getattr(config, name)) for name in SETTINGS_FIELDS}
+    before = {name: getattr(config, name) for name in SETTINGS_FIELDS}
     config.scheduler_enabled, config.lead_hours = scheduler_enabled, lead_hours
     config.quiet_start, config.quiet_end, config.low_balance_warning = quiet_start, quiet_end, low_balance_warning
     try:
         config.full_clean()
     except ValidationError as exc:
         raise ApplicationError(" ".join(exc.messages), code="invalid") from None
+    changes = field_changes(before, {name: getattr(config, name) for name in SETTINGS_FIELDS})
+    if not changes:  # saving the page unchanged is no change: nothing to re-time, nothing for the trail
+        return config
     config.save()  # the post_save signal re-times every armed reminder
-    after = {name: str(getattr(config, name)) for name in SETTINGS_FIELDS}
     audit_record(actor=actor, action="reminders.settings_changed", obj=config, summary="Reminder settings changed",
-                 changes={name: [before[name], after[name]] for name in SETTINGS_FIELDS if before[name] != after[name]})
+                 changes=changes)
     return config
 
 
@@ -267,6 +277,45 @@ def telehealth_details_send(*, actor: User, appointment: Appointment, channel: s
 def usual_template(channel: str) -> UsualTemplate:
     subject, body = usual.DEFAULTS[channel]
     return UsualTemplate.objects.get_or_create(channel=channel, defaults={"subject": subject, "body": body})[0]
+
+
+@transaction.atomic
+def usual_templates_update(*, actor: User, sms_body: str, email_subject: str, email_body: str) -> list[UsualTemplate]:
+    """Save the usual SMS and email templates (R14), edited together on one page: one audit event for the save.
+
+    Text is stored with LF line breaks, so an SMS costs what the preview counted. Returns the templates changed.
+    """
+    wanted = {Channel.SMS: {"subject": "", "body": sms_body},
+              Channel.EMAIL: {"subject": email_subject, "body": email_body}}
+    before: dict[str, str] = {}
+    after: dict[str, str] = {}
+    changed: list[UsualTemplate] = []
+    for channel, values in wanted.items():
+        usual_template(channel)
+        template = UsualTemplate.objects.select_for_update().get(channel=channel)
+        old = {"subject": template.subject, "body": template.body}
+        template.subject = values["subject"]
+        template.body = usual.normalise_newlines(values["body"])
+        try:
+            template.full_clean()
+        except ValidationError as exc:
+            raise ApplicationError(f"{template.get_channel_display()}: {' '.join(exc.messages)}",
+                                   code="invalid") from None
+        new = {"subject": template.subject, "body": template.body}
+        if new != old:
+            template.updated_by = actor
+            template.save()
+            changed.append(template)
+        for name in ("subject", "body") if channel == Channel.EMAIL else ("body",):
+            before[f"{channel}_{name}"], after[f"{channel}_{name}"] = old[name], new[name]
+    if changed:
+        # One save of the page is one event; it is filed under the first template it changed, and its changes
+        # name the channel of each field (sms_body, email_subject, email_body).
+        audit_record(actor=actor, action="reminders.templates_changed", obj=changed[0],
+                     summary="Usual reminder templates changed: "
+                             + " and ".join(t.get_channel_display() for t in changed),
+                     changes=field_changes(before, after))
+    return changed
 
 
 def usual_reminder_draft(appointment: Appointment, channel: str) -> Draft:

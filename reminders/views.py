@@ -148,12 +148,15 @@ def templates_edit(request: AuthedRequest) -> HttpResponse:
     forms = {channel: UsualTemplateForm(request.POST or None, instance=services.usual_template(channel),
                                         prefix=channel) for channel in Channel.values}
     if request.method == "POST" and all(form.is_valid() for form in forms.values()):
-        for form in forms.values():
-            template = form.save(commit=False)
-            template.updated_by = request.user
-            template.save()
-        messages.success(request, "Reminder templates saved.")
-        return done(request, reverse("reminder-templates"))
+        sms, email = forms[Channel.SMS].cleaned_data, forms[Channel.EMAIL].cleaned_data
+        try:
+            services.usual_templates_update(actor=request.user, sms_body=sms["body"],
+                                            email_subject=email["subject"], email_body=email["body"])
+        except ApplicationError as exc:
+            forms[Channel.SMS].add_error(None, exc.message)
+        else:
+            messages.success(request, "Reminder templates saved.")
+            return done(request, reverse("reminder-templates"))
     return render(request, "reminders/templates.html", {
         "sms_form": forms[Channel.SMS], "email_form": forms[Channel.EMAIL], "fields": usual.MERGE_FIELDS,
         "title": "Reminder templates", "sms_preview": _preview(forms[Channel.SMS]["body"].value() or ""),
@@ -206,12 +209,18 @@ def credits_page(request: AuthedRequest) -> HttpResponse:
         if form is None:
             return HttpResponseForbidden("Only a practice admin enters purchases.")
         if form.is_valid():
-            services.credits_purchase(actor=request.user, **form.cleaned_data)
-            messages.success(request, f"{form.cleaned_data['amount']} credits added.")
-            return done(request, reverse("credits"))
+            try:
+                services.credits_purchase(actor=request.user, **form.cleaned_data)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, f"{form.cleaned_data['amount']} credits added.")
+                return done(request, reverse("credits"))
     page = Paginator(selectors.credit_entries(), 50).get_page(request.GET.get("page"))
+    # Front desk may look at the balance (the top bar links here) but has no Options menu, whose pages it can't open.
+    layout = "options/base.html" if form is not None else "reminders/_plain_layout.html"
     return render(request, "reminders/credits.html", {"form": form, "page": page, "title": "SMS credits",
-                                                      "settings": ReminderSettings.load()})
+                                                      "settings": ReminderSettings.load(), "layout": layout})
 
 
 @csrf_exempt  # Twilio can't send our CSRF token; its own signature is checked instead (RELIABILITY.md 9)
