@@ -92,6 +92,8 @@ TABLE = [
     ("client-edit", "post", {}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
     ("options", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
     ("options-setup", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
+    ("zoom-practice-app", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 302}),  # GET: back to the list
+    ("zoom-practice-app", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),  # empty POST: form errors
     ("home", "get", None, {ANON: 302, DESK: 302, PRAC: 302, ADMIN: 302}),
     ("health", "get", None, {ANON: 200, DESK: 200, PRAC: 200, ADMIN: 200}),
     ("login", "get", None, {ANON: 200, DESK: 302, PRAC: 302, ADMIN: 302}),

@@ -144,11 +144,12 @@ def test_the_demo_practice_has_the_shape_the_readme_promises(db):
     ensure_roles()
     call_command("seed_demo")
     from practice.models import Location, Practice, Practitioner
-    from telehealth.models import ZoomConnection
+    from telehealth.models import PracticeZoomApp, ZoomConnection
 
     assert Practice.load().time_zone == "Australia/Sydney"
     assert Location.objects.count() == 3 and Location.objects.filter(is_telehealth=True).count() == 1
     assert Practitioner.objects.count() == 4
     assert all(p.working_hours.exists() for p in Practitioner.objects.all())
-    assert set(ZoomConnection.objects.values_list("client_id", flat=True)) == {"demo-client"}
+    assert set(ZoomConnection.objects.values_list("uses_practice_app", flat=True)) == {True}
+    assert PracticeZoomApp.load().client_id == "demo-client"  # one Zoom app for the practice, entered once
     assert {c.zoom_user_type for c in ZoomConnection.objects.all()} == {1, 2}

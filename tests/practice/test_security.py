@@ -47,7 +47,8 @@ def test_five_failures_lock_that_username_from_that_address_only(client, front_d
 
 def test_a_good_login_lands_on_the_diary(client, front_desk):
     response = _login(client, "frontdesk", PASSWORD)
-    assert response.status_code == 302 and response.url == reverse("diary")
+    assert response.status_code == 302 and response.url == reverse("home")
+    assert client.get(response.url).url == reverse("diary")
 
 
 def test_logout_is_a_post(client, front_desk):

@@ -381,7 +381,7 @@ def test_r17_start_meeting_fetches_a_fresh_host_link_and_never_keeps_it(alice_zo
     first = client.get(reverse("appointment-zoom-start", args=[appointment.pk]))
     second = client.get(reverse("appointment-zoom-start", args=[appointment.pk]))
     assert first.status_code == 302 and "/s/" in first.url and first.url != second.url
-    assert first["Cache-Control"] == "no-store" and first["Referrer-Policy"] == "no-referrer"
+    assert "no-store" in first["Cache-Control"] and first["Referrer-Policy"] == "no-referrer"
     assert AuditEvent.objects.filter(action="zoom.host_link_opened").count() == 2
     zak = first.url.split("zak=")[1]
     with db.cursor() as cursor:  # the host token is nowhere in the database
