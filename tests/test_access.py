@@ -34,6 +34,8 @@ def _url(world, name: str) -> str:
     if name in ("message-action:other", "scheduled-reminder-action:other"):
         name = name.partition(":")[0]
         return reverse(name, args=[world["other"].pk, 999999, "sent" if name == "message-action" else "send"])
+    if name == "options-appointment-type-edit":
+        return reverse(name, args=[world["own"].appointment_type_id])
     if name.startswith("attention-"):
         return reverse(name, args=[0, "resolve"])  # no such row: the role check comes first, then 404
     return reverse(name)
@@ -94,6 +96,11 @@ TABLE = [
     ("options-setup", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
     ("zoom-practice-app", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 302}),  # GET: back to the list
     ("zoom-practice-app", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),  # empty POST: form errors
+    ("options-appointment-types", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
+    ("options-appointment-type-new", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
+    ("options-appointment-type-new", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
+    ("options-appointment-type-edit", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
+    ("options-appointment-type-edit", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
     ("home", "get", None, {ANON: 302, DESK: 302, PRAC: 302, ADMIN: 302}),
     ("health", "get", None, {ANON: 200, DESK: 200, PRAC: 200, ADMIN: 200}),
     ("login", "get", None, {ANON: 200, DESK: 302, PRAC: 302, ADMIN: 302}),
