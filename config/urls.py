@@ -5,9 +5,10 @@ from django.urls import include, path
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", include("options.urls")),  # the Options overview, before the admin's own options/ URLs
-    path("", include("telehealth.urls")),  # Options → Zoom, before the admin's own options/ URLs
-    path("options/", admin.site.urls),
+    path("", include("options.urls")),  # the Options overview and first-run setup
+    path("", include("telehealth.urls")),  # Options → Zoom
+    # The stock Django admin, for superusers only (practice.admin_site): practice admins work in Options.
+    path("django-admin/", admin.site.urls),
     path("", include("practice.urls")),
     path("", include("scheduling.urls")),
     path("", include("reminders.urls")),

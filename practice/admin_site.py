@@ -1,13 +1,13 @@
+from functools import wraps
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, models
 from django.http import HttpRequest
-
-from practice import roles
 
 # Beyond this no integer fits any column (SQLite's own limit; PostgreSQL's are narrower and asked for below).
 LARGEST_INTEGER = 2**63 - 1
@@ -50,7 +50,7 @@ class BoundedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
 
 
 class HostileInputAdminMixin:
-    """Mixed into every ModelAdmin of Options, so that no input gives a 500 there (RELIABILITY.md 25)."""
+    """Mixed into every ModelAdmin of the Django admin, so that no input gives a 500 there (RELIABILITY.md 25)."""
 
     def get_changelist(self, request, **kwargs):
         return BoundedChangeList
@@ -79,14 +79,40 @@ class GenericTitlesAdminMixin:
 
 
 class OptionsAdminSite(admin.AdminSite):
-    site_header = "Options"
-    site_title = "Options"
-    index_title = "Practice options"
+    """The stock Django admin, at /django-admin/, for superusers only (the people who run the installation).
+
+    Practice admins work in Options, the app's own pages, where every write goes through a service with its rules
+    and one audit event. Here it would be a second way in that skips both (issue 8: a client's mobile stored as
+    typed, no audit, a practice admin setting a superuser's password). So for anyone signed in who is not a
+    superuser, every URL of this site answers 403, its login page included, rather than offering another login.
+    """
+
+    site_header = "Django admin (superusers)"
+    site_title = "Django admin"
+    index_title = "Data of the installation"
 
     def has_permission(self, request: HttpRequest) -> bool:
-        # Practice admins reach Options through their role; nobody needs the is_staff flag set by hand.
         user = request.user
-        return user.is_active and (user.is_superuser or roles.is_practice_admin(user))
+        return bool(user.is_active and user.is_superuser)
+
+    def admin_view(self, view, cacheable=False):
+        inner = super().admin_view(view, cacheable)
+
+        @wraps(inner)
+        def refuse_the_signed_in(request: HttpRequest, *args, **kwargs):
+            # Django would send them to the admin's own login page (a 200 offering to sign in as someone else).
+            if request.user.is_authenticated and not self.has_permission(request):
+                raise PermissionDenied("The Django admin is for superusers. Options has everything else.")
+            return inner(request, *args, **kwargs)
+
+        return refuse_the_signed_in
+
+    def login(self, request: HttpRequest, extra_context=None):
+        # Not marked login_not_required (unlike Django's): a visitor gets the app's own login, with its
+        # throttling, and comes back here; a signed-in non-superuser is refused like everywhere else on this site.
+        if request.user.is_authenticated and not self.has_permission(request):
+            raise PermissionDenied("The Django admin is for superusers. Options has everything else.")
+        return super().login(request, extra_context)
 
     def register(self, model_or_iterable, admin_class=None, **options) -> None:
         # Every app's admin (and the ones Django and axes bring) gets the hostile-input guards and generic titles,
@@ -100,6 +126,6 @@ class OptionsAdminSite(admin.AdminSite):
 
 
 class OptionsAdminConfig(AdminConfig):
-    """Django admin, presented to practice admins as "Options"."""
+    """The Django admin with the site above (its name stays: settings refer to it)."""
 
     default_site = "practice.admin_site.OptionsAdminSite"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from practice import views
+from practice import views, views_audit, views_users
 
 urlpatterns = [
     path("clients/", views.client_list, name="client-list"),
@@ -9,4 +9,11 @@ urlpatterns = [
     path("clients/<int:pk>/", views.client_detail, name="client-detail"),
     path("clients/<int:pk>/edit/", views.client_edit, name="client-edit"),
     path("health/", views.health, name="health"),
+    # Options → Users and roles, Audit trail
+    path("options/users/", views_users.options_users, name="options-users"),
+    path("options/users/new/", views_users.options_user_new, name="options-user-new"),
+    path("options/users/<int:pk>/", views_users.options_user_edit, name="options-user-edit"),
+    path("options/users/<int:pk>/password/", views_users.options_user_password, name="options-user-password"),
+    path("options/users/<int:pk>/active/", views_users.options_user_active, name="options-user-active"),
+    path("options/audit/", views_audit.options_audit, name="options-audit"),
 ]
