@@ -9,6 +9,17 @@ urlpatterns = [
     path("clients/<int:pk>/", views.client_detail, name="client-detail"),
     path("clients/<int:pk>/edit/", views.client_edit, name="client-edit"),
     path("health/", views.health, name="health"),
+    # Options → Practice, Locations, Practitioners (issue 8)
+    path("options/practice/", views.options_practice, name="options-practice"),
+    path("options/locations/", views.options_locations, name="options-locations"),
+    path("options/locations/new/", views.options_location_new, name="options-location-new"),
+    path("options/locations/<int:pk>/", views.options_location_edit, name="options-location-edit"),
+    path("options/locations/<int:pk>/active/", views.options_location_active, name="options-location-active"),
+    path("options/practitioners/", views.options_practitioners, name="options-practitioners"),
+    path("options/practitioners/new/", views.options_practitioner_new, name="options-practitioner-new"),
+    path("options/practitioners/<int:pk>/", views.options_practitioner_edit, name="options-practitioner-edit"),
+    path("options/practitioners/<int:pk>/hours/", views.options_practitioner_hours,
+         name="options-practitioner-hours"),
     # Options → Users and roles, Audit trail
     path("options/users/", views_users.options_users, name="options-users"),
     path("options/users/new/", views_users.options_user_new, name="options-user-new"),

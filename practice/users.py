@@ -155,7 +155,9 @@ def user_create(*, actor: User, username: str, first_name: str, last_name: str, 
         raise ApplicationError("This username is taken.", code="username_taken",
                                extra={"errors": {"username": ["This username is taken."]}}) from None
     _set_role(user, role)
-    changes = field_changes({}, {**_values(user), "password": user.password}, secret_fields=("password",))
+    # A new user's fields left empty are no change worth a line in the trail.
+    given = {name: value for name, value in _values(user).items() if value not in ("", None)}
+    changes = field_changes({}, {**given, "password": user.password}, secret_fields=("password",))
     audit_record(actor=actor, action="user.created", obj=user, summary=f"User {user.username} added as {role}",
                  changes=changes)
     return user
