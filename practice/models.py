@@ -5,7 +5,12 @@ from functools import cached_property
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator, RegexValidator
 from django.db import models
+from django.utils import timezone
+
+from practice.phones import mobile_to_e164, phone_display
+from practice.timezones import validate_reasonable_day
 
 WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday"),
             (5, "Saturday"), (6, "Sunday")]
@@ -28,16 +33,75 @@ def validate_single_line(value: str) -> None:
                               code="control_characters")
 
 
+def validate_multiline_text(value: str) -> None:
+    """Addresses and notes may span lines, but hold no other control characters (a NUL cannot even be stored
+    in PostgreSQL, and the rest print as garbage in letters, emails and SMS)."""
+    if any(unicodedata.category(char) == "Cc" and char not in "\r\n\t" for char in value):
+        raise ValidationError("Remove the control characters from this text.", code="control_characters")
+
+
+validate_colour = RegexValidator(r"^#[0-9a-fA-F]{6}\Z", "Enter a colour as #rrggbb, e.g. #4f7cac.", code="colour")
+
+
+def validate_mobile(value: str) -> None:
+    """A client's mobile is stored as E.164 of a valid mobile number (SMS go to it, pages format it)."""
+    try:
+        normalised = mobile_to_e164(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc), code="invalid_mobile") from None
+    if normalised != value:
+        raise ValidationError("Store the mobile number in international form, e.g. +61412345678.",
+                              code="mobile_not_e164")
+
+
+def validate_phone(value: str) -> None:
+    """A practice or location phone, printed in reminders: a real number of any kind (landline, mobile, 1300),
+    however it is spaced (the form stores it as phones.phone_display() writes it)."""
+    try:
+        phone_display(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc), code="invalid_phone") from None
+
+
+def validate_date_of_birth(value) -> None:
+    validate_reasonable_day(value)
+    if value > timezone.localdate():
+        raise ValidationError("A date of birth cannot be in the future.", code="future_birth")
+
+
+# A TextField's max_length only sizes the form's input; these make full_clean() refuse a longer text too.
+ADDRESS_MAX, NOTES_MAX = 500, 5000
+
+
+def _on_the_minute(value: time, step: int) -> bool:
+    return value.second == 0 and value.microsecond == 0 and value.minute % step == 0
+
+
+def validate_quarter_hour(value: time) -> None:
+    """The diary's rows are 15 minutes: opening hours fall on a row's edge."""
+    if not _on_the_minute(value, 15):
+        raise ValidationError("Use a quarter hour, e.g. 07:00, 07:15, 07:30.", code="quarter_hour")
+
+
+def validate_five_minutes(value: time) -> None:
+    """Shifts start and end on five minutes, like bookings."""
+    if not _on_the_minute(value, 5):
+        raise ValidationError("Use a time on five minutes, e.g. 09:00 or 12:35.", code="five_minutes")
+
+
 class Practice(models.Model):
     """The practice's own settings; there is exactly one row (pk=1)."""
 
     name = models.CharField(max_length=120, default="Our practice", validators=[validate_single_line])
     time_zone = models.CharField(max_length=64, default="Australia/Sydney", validators=[validate_time_zone])
-    phone = models.CharField(max_length=32, blank=True, validators=[validate_single_line])
+    phone = models.CharField(max_length=32, blank=True, validators=[validate_single_line, validate_phone])
     email = models.EmailField(blank=True)
-    address = models.TextField(blank=True)
-    opens_at = models.TimeField(default=time(7, 0), help_text="First row of the diary.")
-    closes_at = models.TimeField(default=time(19, 0), help_text="Last row of the diary ends here.")
+    address = models.TextField(blank=True, max_length=ADDRESS_MAX,
+                               validators=[validate_multiline_text, MaxLengthValidator(ADDRESS_MAX)])
+    opens_at = models.TimeField(default=time(7, 0), help_text="First row of the diary.",
+                                validators=[validate_quarter_hour])
+    closes_at = models.TimeField(default=time(19, 0), help_text="Last row of the diary ends here.",
+                                 validators=[validate_quarter_hour])
 
     class Meta:
         verbose_name = "practice settings"
@@ -49,6 +113,10 @@ class Practice(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.opens_at is not None and self.closes_at is not None and self.closes_at <= self.opens_at:
+            raise ValidationError({"closes_at": "Closing time must be after opening time."})
 
     @classmethod
     def load(cls) -> "Practice":
@@ -62,9 +130,11 @@ class Practice(models.Model):
 
 class Location(models.Model):
     name = models.CharField(max_length=80, unique=True, validators=[validate_single_line])
-    address = models.TextField(blank=True)
-    phone = models.CharField(max_length=32, blank=True, validators=[validate_single_line])
-    colour = models.CharField(max_length=7, default="#4f7cac", help_text="Hex colour, e.g. #4f7cac.")
+    address = models.TextField(blank=True, max_length=ADDRESS_MAX,
+                               validators=[validate_multiline_text, MaxLengthValidator(ADDRESS_MAX)])
+    phone = models.CharField(max_length=32, blank=True, validators=[validate_single_line, validate_phone])
+    colour = models.CharField(max_length=7, default="#4f7cac", help_text="Hex colour, e.g. #4f7cac.",
+                              validators=[validate_colour])
     is_active = models.BooleanField("active", default=True)
     is_telehealth = models.BooleanField(
         "telehealth", default=False,
@@ -82,7 +152,7 @@ class Practitioner(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="practitioner")
     display_name = models.CharField(max_length=80, validators=[validate_single_line])
     profession = models.CharField(max_length=80, blank=True, validators=[validate_single_line])
-    colour = models.CharField(max_length=7, default="#2e7d6b")
+    colour = models.CharField(max_length=7, default="#2e7d6b", validators=[validate_colour])
     is_active = models.BooleanField("active", default=True)
     default_location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.SET_NULL,
                                          related_name="+")
@@ -97,8 +167,8 @@ class Practitioner(models.Model):
 class WorkingHours(models.Model):
     practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="working_hours")
     weekday = models.PositiveSmallIntegerField(choices=WEEKDAYS)
-    starts_at = models.TimeField()
-    ends_at = models.TimeField()
+    starts_at = models.TimeField(validators=[validate_five_minutes])
+    ends_at = models.TimeField(validators=[validate_five_minutes])
     location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
@@ -112,17 +182,23 @@ class WorkingHours(models.Model):
     def __str__(self) -> str:
         return f"{self.get_weekday_display()} {self.starts_at:%H:%M}–{self.ends_at:%H:%M}"
 
+    def clean(self) -> None:
+        if self.starts_at is not None and self.ends_at is not None and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "A shift must end after it starts."})
+
 
 class Client(models.Model):
     first_name = models.CharField(max_length=60, validators=[validate_single_line])
     last_name = models.CharField(max_length=60, validators=[validate_single_line])
     preferred_name = models.CharField(max_length=60, blank=True, validators=[validate_single_line])
-    date_of_birth = models.DateField(null=True, blank=True)
-    mobile = models.CharField(max_length=20, blank=True, help_text="Stored in international (E.164) form.")
+    date_of_birth = models.DateField(null=True, blank=True, validators=[validate_date_of_birth])
+    mobile = models.CharField(max_length=20, blank=True, help_text="Stored in international (E.164) form.",
+                              validators=[validate_mobile])
     email = models.EmailField(blank=True)
     sms_reminders = models.BooleanField("SMS reminders", default=True)
     email_reminders = models.BooleanField(default=True)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, max_length=NOTES_MAX,
+                             validators=[validate_multiline_text, MaxLengthValidator(NOTES_MAX)])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,7 +1,7 @@
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 
-from practice.models import Client
+from practice.models import WEEKDAYS, Client, Location, Practitioner, WorkingHours
 
 
 def client_search(query: str) -> QuerySet[Client]:
@@ -33,3 +33,29 @@ def client_search_chosen(pk: str | None) -> Client | None:
     if not pk or not (str(pk).isascii() and str(pk).isdigit()):  # "²".isdigit() is true, int("²") fails
         return None
     return Client.objects.filter(pk=pk).first()
+
+
+# Options ----------------------------------------------------------------------------------------------------------
+
+def locations_for_options() -> list[Location]:
+    """Every location, active first, each with ``uses``: how many appointments were booked there."""
+    # By the reverse relation's name: practice does not import scheduling (DESIGN.md §4).
+    return list(Location.objects.annotate(uses=Count("appointments")).order_by("-is_active", "name"))
+
+
+def practitioners_for_options() -> list[Practitioner]:
+    return list(Practitioner.objects.select_related("user", "default_location")
+                .prefetch_related(Prefetch("working_hours",
+                                           queryset=WorkingHours.objects.select_related("location")))
+                .order_by("-is_active", "display_name"))
+
+
+def week_summary(practitioner: Practitioner) -> str:
+    """"Mon, Tue, Thu · 5 shifts", from prefetched working hours."""
+    shifts = list(practitioner.working_hours.all())
+    if not shifts:
+        return ""
+    days = sorted({shift.weekday for shift in shifts})
+    names = ", ".join(WEEKDAYS[day][1][:3] for day in days)
+    return f"{names} · {len(shifts)} shift{'s' if len(shifts) != 1 else ''}"
+

@@ -2,14 +2,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from practice import roles
-from practice.forms import ClientForm
+from practice import roles, selectors, services
+from practice.errors import ApplicationError
+from practice.forms import ClientForm, LocationForm, NewPractitionerForm, PracticeForm, PractitionerForm, ShiftFormSet
 from practice.http import AuthedRequest, done, render_page, role_required
+from practice.models import WEEKDAYS, Location, Practice, Practitioner
 from practice.selectors import client_get, client_search
 from practice.services import client_create, client_update
 
@@ -58,9 +61,13 @@ def client_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 def client_new(request: AuthedRequest) -> HttpResponse:
     form = ClientForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        client = client_create(actor=request.user, **form.cleaned_data)
-        messages.success(request, f"Added {client}.")
-        return done(request, reverse("client-detail", args=[client.pk]))
+        try:
+            client = client_create(actor=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Added {client}.")
+            return done(request, reverse("client-detail", args=[client.pk]))
     return render_page(request, "practice/_client_form.html", {"form": form, "title": "New client"})
 
 
@@ -71,9 +78,13 @@ def client_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         # Fetched again: validating the ModelForm already copied the new values onto ``client``, and the
         # service compares against the stored ones to audit what changed.
-        client_update(actor=request.user, client=client_get(pk), **form.cleaned_data)
-        messages.success(request, "Client details saved.")
-        return done(request, reverse("client-detail", args=[client.pk]))
+        try:
+            client_update(actor=request.user, client=client_get(pk), **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Client details saved.")
+            return done(request, reverse("client-detail", args=[client.pk]))
     return render_page(request, "practice/_client_form.html", {"form": form, "title": f"Edit {client}",
                                                                 "client": client})
 
@@ -90,3 +101,159 @@ def page_not_found(request: AuthedRequest, exception: Exception) -> HttpResponse
 def _error_page(request: AuthedRequest, title: str, message: str, status: int) -> HttpResponse:
     return render_page(request, "_error.html", {"title": title, "page_title": title, "message": message},
                        status=status)
+
+
+# Options → Practice, Locations, Practitioners (issue 8) ---------------------------------------------------------
+
+admin_only = role_required(roles.is_practice_admin)
+
+
+@admin_only
+@require_http_methods(["GET", "POST"])
+def options_practice(request: AuthedRequest) -> HttpResponse:
+    practice = Practice.load()
+    form = PracticeForm(request.POST or None, instance=practice)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.practice_update(actor=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, "Practice details saved.")
+            return redirect("options-practice")
+    return render(request, "practice/options_practice.html", {"form": form, "title": "Practice"})
+
+
+@admin_only
+@require_GET
+def options_locations(request: AuthedRequest) -> HttpResponse:
+    return render(request, "practice/options_locations.html",
+                  {"locations": selectors.locations_for_options(), "title": "Locations"})
+
+
+@admin_only
+@require_http_methods(["GET", "POST"])
+def options_location_new(request: AuthedRequest) -> HttpResponse:
+    form = LocationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            location = services.location_create(actor=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, f"Location {location.name} added.")
+            return redirect("options-locations")
+    return render(request, "practice/options_location_form.html", {"form": form, "title": "New location"})
+
+
+@admin_only
+@require_http_methods(["GET", "POST"])
+def options_location_edit(request: AuthedRequest, pk: int) -> HttpResponse:
+    location = get_object_or_404(Location, pk=pk)
+    form = LocationForm(request.POST or None, instance=location)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.location_update(actor=request.user, location=location, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, f"Location {saved.name} saved.")
+            return redirect("options-locations")
+    return render(request, "practice/options_location_form.html",
+                  {"form": form, "title": "Edit location", "location": location,
+                   "in_use": location.appointments.count()})  # type: ignore[attr-defined]
+
+
+@admin_only
+@require_POST
+def options_location_active(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Deactivate or reactivate (there is no delete: appointments keep their location)."""
+    location = get_object_or_404(Location, pk=pk)
+    active = request.POST.get("active") == "1"
+    try:
+        saved = services.location_set_active(actor=request.user, location=location, active=active)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Location {saved.name} {'reactivated' if active else 'deactivated'}.")
+    return redirect("options-locations")
+
+
+@admin_only
+@require_GET
+def options_practitioners(request: AuthedRequest) -> HttpResponse:
+    practitioners = selectors.practitioners_for_options()
+    rows = [(p, selectors.week_summary(p)) for p in practitioners]
+    return render(request, "practice/options_practitioners.html",
+                  {"rows": rows, "title": "Practitioners",
+                   "candidates": services.practitioner_candidates().exists()})
+
+
+@admin_only
+@require_http_methods(["GET", "POST"])
+def options_practitioner_new(request: AuthedRequest) -> HttpResponse:
+    candidates = services.practitioner_candidates()
+    form = NewPractitionerForm(request.POST or None, candidates=candidates)
+    if request.method == "POST" and form.is_valid():
+        try:
+            practitioner = services.practitioner_create(actor=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, f"{practitioner.display_name} added. Now set their working hours.")
+            return redirect("options-practitioner-hours", pk=practitioner.pk)
+    return render(request, "practice/options_practitioner_form.html",
+                  {"form": form, "title": "New practitioner", "no_candidates": not candidates.exists()})
+
+
+@admin_only
+@require_http_methods(["GET", "POST"])
+def options_practitioner_edit(request: AuthedRequest, pk: int) -> HttpResponse:
+    practitioner = get_object_or_404(Practitioner.objects.select_related("user"), pk=pk)
+    form = PractitionerForm(request.POST or None, instance=practitioner)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.practitioner_update(actor=request.user, practitioner=practitioner, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, f"{saved.display_name} saved.")
+            return redirect("options-practitioners")
+    return render(request, "practice/options_practitioner_form.html",
+                  {"form": form, "title": "Edit practitioner", "practitioner": practitioner})
+
+
+def _week_initial(practitioner: Practitioner) -> list[dict]:
+    """Each day's shifts, then an empty row for that day to add one."""
+    shifts = list(practitioner.working_hours.order_by("weekday", "starts_at"))
+    rows: list[dict] = []
+    for weekday, _name in WEEKDAYS:
+        rows += [{"weekday": s.weekday, "starts_at": s.starts_at, "ends_at": s.ends_at, "location": s.location}
+                 for s in shifts if s.weekday == weekday]
+        rows.append({"weekday": weekday, "location": practitioner.default_location})
+    return rows
+
+
+@admin_only
+@require_http_methods(["GET", "POST"])
+def options_practitioner_hours(request: AuthedRequest, pk: int) -> HttpResponse:
+    practitioner = get_object_or_404(Practitioner, pk=pk)
+    used = Location.objects.filter(pk__in=practitioner.working_hours.values("location"))
+    locations = Location.objects.filter(Q(is_active=True) | Q(pk__in=used)).order_by("name")
+    initial, refusal = _week_initial(practitioner), ""
+    if request.method == "POST":
+        formset = ShiftFormSet(request.POST, locations=locations, prefix="shift")
+        if formset.is_valid():
+            try:
+                services.working_hours_set(actor=request.user, practitioner=practitioner,
+                                           shifts=formset.shifts())
+            except ApplicationError as exc:
+                refusal = exc.message
+            else:
+                messages.success(request, f"Working hours of {practitioner.display_name} saved.")
+                return redirect("options-practitioner-hours", pk=practitioner.pk)
+    else:
+        formset = ShiftFormSet(initial=initial, locations=locations, prefix="shift")
+    return render(request, "practice/options_practitioner_hours.html",
+                  {"formset": formset, "practitioner": practitioner, "title": "Working hours",
+                   "refusal": refusal})

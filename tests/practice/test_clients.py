@@ -153,3 +153,51 @@ def test_the_demo_practice_has_the_shape_the_readme_promises(db):
     assert set(ZoomConnection.objects.values_list("uses_practice_app", flat=True)) == {True}
     assert PracticeZoomApp.load().client_id == "demo-client"  # one Zoom app for the practice, entered once
     assert {c.zoom_user_type for c in ZoomConnection.objects.all()} == {1, 2}
+
+
+# Stored data a page dislikes (issue 8): a mobile written around validation still renders everywhere ------------
+
+@pytest.mark.parametrize("bad_mobile", ["not a phone <b>", "0412 345 678", "+614", "\u202e12", "x" * 20])
+def test_a_bad_stored_mobile_never_breaks_a_page(client, front_desk, client_record, book, practitioner_a,
+                                                bad_mobile):
+    from tests.conftest import sydney
+
+    appointment = book(practitioner_a, sydney(2030, 3, 4, 10))
+    Client.objects.filter(pk=client_record.pk).update(mobile=bad_mobile)  # around every validator
+    client.force_login(front_desk)
+    pages = [
+        client.get(reverse("client-list")),
+        client.post(reverse("client-list"), {"q": "Casey"}),
+        client.get(reverse("client-detail", args=[client_record.pk])),
+        client.get(reverse("client-edit", args=[client_record.pk])),
+        client.post(reverse("client-search"), {"client_query": "Casey"}),
+        client.get(reverse("appointment-detail", args=[appointment.pk])),
+        client.get(reverse("appointment-detail", args=[appointment.pk]), headers={"HX-Target": "panel"}),
+        client.get(reverse("reminders"), {"day": "2030-03-04"}),
+    ]
+    for response in pages:
+        assert response.status_code == 200, response.request["PATH_INFO"]
+        html = response.content.decode()
+        assert "Casey" in html
+        assert "<b>" not in html  # shown as typed, escaped
+    assert "not a phone &lt;b&gt;" in pages[2].content.decode() or bad_mobile != "not a phone <b>"
+
+
+def test_the_mobile_filter_formats_good_numbers_and_passes_bad_ones_through():
+    from practice.templatetags.practice_tags import mobile
+
+    assert mobile("+61412345678") == "0412 345 678"
+    assert mobile("+64211234567") == "+64 21 123 4567"
+    assert mobile("") == "" and mobile(None) == ""  # type: ignore[arg-type]
+    for stored in ("not a phone", "+614", "12"):
+        assert mobile(stored) == stored
+
+
+def test_a_client_with_a_bad_stored_mobile_can_be_corrected(client, front_desk, client_record):
+    Client.objects.filter(pk=client_record.pk).update(mobile="not a phone")
+    client.force_login(front_desk)
+    response = client.post(reverse("client-edit", args=[client_record.pk]), {
+        "first_name": "Casey", "last_name": "Client", "mobile": "0412 000 111", "email": "casey@example.com"})
+    assert response.status_code == 302
+    client_record.refresh_from_db()
+    assert client_record.mobile == "+61412000111"
