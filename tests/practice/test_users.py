@@ -387,3 +387,46 @@ def test_hostile_input_to_the_password_and_active_forms(admin_client, front_desk
     assert stored.is_active  # only "0" deactivates
     if "\x00" in value or len(value) > 128:
         assert stored.check_password(PASSWORD)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(monkeypatch):
+    """Both checks would pass alone; the lock on the role makes the second one see the first."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    counted = users._other_active_admins
+
+    def slow_count(user: User) -> bool:  # widen the window between the check and the write
+        found = counted(user)
+        time.sleep(0.3)
+        return found
+
+    monkeypatch.setattr(users, "_other_active_admins", slow_count)
+    first, second = make_user("first", roles.PRACTICE_ADMIN), make_user("second", roles.PRACTICE_ADMIN)
+    start, results = threading.Barrier(2), []
+
+    def demote(actor: User, target: User) -> None:
+        try:
+            start.wait()
+            users.user_update(actor=actor, user=target, first_name=target.first_name, last_name="", email="",
+                              role=roles.FRONT_DESK)
+            results.append("done")
+        except ApplicationError as refused:
+            results.append(refused.code)
+        except Exception as failed:  # noqa: BLE001 - a thread's error must reach the assertion below
+            results.append(repr(failed))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=demote, args=pair) for pair in ((first, second), (second, first))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 2 and results.count("done") == 1, results
+    assert set(results) - {"done"} <= {"last_admin", "not_admin"}, results
+    assert User.objects.filter(is_active=True, groups__name=roles.PRACTICE_ADMIN).count() == 1
+    assert AuditEvent.objects.count() == 1
