@@ -135,3 +135,93 @@ def test_a_new_practice_is_set_up_through_its_own_pages_up_to_a_telehealth_booki
     assert appointment.starts_at == local(booking_day, time(10))
     assert appointment.is_telehealth and appointment.zoom_meeting.state == MeetingState.ACTIVE
     shot(page, "setup-03-first-booking")
+
+
+def test_an_admin_edits_every_options_page_and_each_edit_is_in_the_audit_trail(
+        page, live_server, admin_user, practitioner_a, location, appointment_type, front_desk, credits):
+    from practice.models import WorkingHours
+
+    shifts = WorkingHours.objects.filter(practitioner=practitioner_a).count()
+    login(page, live_server, admin_user)
+    page.goto(f"{live_server.url}/options/")
+    menu = page.get_by_role("navigation", name="Options")
+    before = AuditEvent.objects.count()
+
+    def section(label: str) -> None:
+        menu.get_by_role("link", name=label, exact=True).click()
+        page.wait_for_load_state()
+        expect(menu.get_by_role("link", name=label, exact=True)).to_have_attribute("aria-current", "page")
+
+    def saved() -> None:
+        expect(page.locator(".messages")).to_be_visible()
+        expect(page.locator(".form-errors")).to_have_count(0)
+
+    section("Practice")
+    page.locator("#id_phone").fill("02 9000 1234")
+    _save(page)
+    saved()
+
+    section("Locations")
+    page.locator("main table").get_by_role("link", name=re.compile("Edit|Clinic")).first.click()
+    page.locator("#id_address").fill("2 New St, Sydney NSW 2000")
+    _save(page)
+    saved()
+
+    section("Practitioners")
+    page.locator("main table tbody tr").filter(has_text="Alice Allen").get_by_role(
+        "link", name=re.compile("Edit|Alice", re.I)).first.click()
+    page.locator("#id_profession").fill("Sports physiotherapist")
+    _save(page)
+    saved()
+
+    section("Practitioners")
+    page.locator("main table tbody tr").filter(has_text="Alice Allen").get_by_role(
+        "link", name=re.compile("hours", re.I)).first.click()
+    saturday = page.locator("table.hours-table tbody tr").filter(has_text="Sat").first
+    saturday.locator("input[name$='-starts_at']").fill("10:00")
+    saturday.locator("input[name$='-ends_at']").fill("14:00")
+    saturday.locator("select[name$='-location']").select_option(label="Clinic")
+    _save(page, "Save the week")
+    saved()
+    assert WorkingHours.objects.filter(practitioner=practitioner_a).count() == shifts
+    assert WorkingHours.objects.get(practitioner=practitioner_a, weekday=5).starts_at == time(10)
+
+    section("Appointment types")
+    page.locator("main table").get_by_role("link", name=re.compile("Edit|Standard")).first.click()
+    page.locator("#id_default_duration").fill("40")
+    _save(page)
+    saved()
+
+    section("Users and roles")
+    page.locator("main table tbody tr").filter(has_text="frontdesk").get_by_role(
+        "link", name=re.compile("Edit|Frontdesk", re.I)).first.click()
+    page.locator("#id_email").fill("desk@harbourside.example")
+    _save(page)
+    saved()
+
+    section("Reminder settings")
+    page.locator("#id_lead_hours").fill("48")
+    _save(page, "Save settings")
+    saved()
+
+    section("Reminder templates")
+    page.locator("#id_sms-body").fill("Hi {first_name}, see you {date} at {time}. {practice_name}")
+    _save(page, "Save templates")
+    saved()
+
+    section("SMS credits")
+    page.locator("#id_amount").fill("500")
+    page.locator("#id_note").fill("Invoice 1042")
+    _save(page, "Add credits")
+    saved()
+
+    section("Zoom")
+    expect(page.locator("main h1")).to_have_text("Zoom connections")
+
+    section("Audit trail")
+    shot(page, "options-audit-trail")
+    rows = page.locator("main table.audit-table tbody tr")
+    expect(rows.first).to_contain_text("500 SMS credits added")
+    made = list(AuditEvent.objects.filter(actor=admin_user).order_by("pk"))
+    assert AuditEvent.objects.count() - before == len(made) == 9, [event.action for event in made]  # one each
+    assert all(event.changes for event in made), [(event.action, event.changes) for event in made]
