@@ -151,7 +151,8 @@ def test_front_desk_sends_zoom_details_by_sms_and_email(
 def test_admin_edits_the_usual_sms_template_and_sees_the_credit_count(page, live_server, credits, admin_user):
     login(page, live_server, admin_user)
     expect(topbar_credits(page)).to_have_text("100 SMS credits")
-    page.locator("nav.mainnav").get_by_role("link", name="Templates", exact=True).click()
+    page.locator("nav.mainnav").get_by_role("link", name="Options", exact=True).click()
+    page.get_by_role("navigation", name="Options").get_by_role("link", name="Reminder templates").click()
 
     expect(page).to_have_url(f"{live_server.url}/reminders/templates/")
     expect(page.locator("h1")).to_have_text("Reminder templates")

@@ -41,7 +41,8 @@ def deleted_meetings(zoom) -> dict:
 def test_admin_connects_zoom_and_tests_it(page, live_server, zoom, admin_user, practitioner_a, practitioner_b):
     zoom.add_user(ALICE_ZOOM, "Alice", "Allen", type=2)
     login(page, live_server, admin_user)
-    page.locator("nav.mainnav").get_by_role("link", name="Zoom", exact=True).click()
+    page.locator("nav.mainnav").get_by_role("link", name="Options", exact=True).click()
+    page.get_by_role("navigation", name="Options").get_by_role("link", name="Zoom", exact=True).click()
 
     expect(page).to_have_url(f"{live_server.url}/options/zoom/")
     expect(page.locator("h1")).to_have_text("Zoom connections")
