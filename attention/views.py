@@ -1,3 +1,5 @@
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,15 +20,49 @@ from telehealth.models import ZoomMeeting
 desk_or_admin = role_required(roles.can_manage_all_appointments)
 
 
+def _try_again(*, actor, meeting: ZoomMeeting) -> None:
+    """A failed create is retried on its appointment, which plans a new meeting (and adopts one Zoom made)."""
+    appointment = get_object_or_404(Appointment, zoom_meeting=meeting)
+    scheduling_services.appointment_telehealth_add(actor=actor, appointment=appointment)
+
+
+# Each item's actions: the service that does it (keyword arguments actor= and the row) and what to say after.
+MEETING_ACTIONS: dict[str, tuple[Callable, str]] = {
+    "retry": (lambda actor, row: telehealth_services.meeting_retry_now(actor=actor, meeting=row),
+              "Trying Zoom again now."),
+    "resolve": (lambda actor, row: telehealth_services.meeting_mark_resolved(actor=actor, meeting=row),
+                "Marked resolved."),
+    "try-again": (lambda actor, row: _try_again(actor=actor, meeting=row), "The Zoom meeting is being created."),
+}
+MESSAGE_ACTIONS: dict[str, tuple[Callable, str]] = {
+    "sent": (lambda actor, row: reminder_services.message_mark_sent(actor=actor, message=row), "Marked as sent."),
+    "not-sent": (lambda actor, row: reminder_services.message_mark_not_sent(actor=actor, message=row),
+                 "Marked as not sent."),
+    "send-again": (lambda actor, row: reminder_services.message_send_again(actor=actor, message=row),
+                   "Sending again."),
+}
+REMINDER_ACTIONS: dict[str, tuple[Callable, str]] = {
+    "send": (lambda actor, row: reminder_services.scheduled_reminder_send_now(actor=actor, reminder=row),
+             "Sending the reminder now."),
+    "dismiss": (lambda actor, row: reminder_services.scheduled_reminder_dismiss(actor=actor, reminder=row),
+                "Dismissed."),
+}
+
+
 @require_GET
 @desk_or_admin
 def needs_attention(request: AuthedRequest) -> HttpResponse:
     return render(request, "attention/needs_attention.html", {"items": selectors.attention_items()})
 
 
-def _run(request: AuthedRequest, service, done_message: str) -> HttpResponse:
+def _act(request: AuthedRequest, model, pk: int, actions: dict[str, tuple[Callable, str]],
+         action: str) -> HttpResponse:
+    if action not in actions:
+        raise Http404("No such action.")
+    row = get_object_or_404(model, pk=pk)
+    service, done_message = actions[action]
     try:
-        service()
+        service(request.user, row)
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
@@ -37,48 +73,16 @@ def _run(request: AuthedRequest, service, done_message: str) -> HttpResponse:
 @require_POST
 @desk_or_admin
 def meeting_action(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
-    meeting = get_object_or_404(ZoomMeeting, pk=pk)
-    user = request.user
-    if action == "retry":
-        return _run(request, lambda: telehealth_services.meeting_retry_now(actor=user, meeting=meeting),
-                    "Trying Zoom again now.")
-    if action == "resolve":
-        return _run(request, lambda: telehealth_services.meeting_mark_resolved(actor=user, meeting=meeting),
-                    "Marked resolved.")
-    if action == "try-again":
-        appointment = get_object_or_404(Appointment, zoom_meeting=meeting)
-        return _run(request, lambda: scheduling_services.appointment_telehealth_add(actor=user,
-                                                                                   appointment=appointment),
-                    "The Zoom meeting is being created.")
-    raise Http404("No such action.")
+    return _act(request, ZoomMeeting, pk, MEETING_ACTIONS, action)
 
 
 @require_POST
 @desk_or_admin
 def message_action(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
-    message = get_object_or_404(Message, pk=pk)
-    user = request.user
-    if action == "sent":
-        return _run(request, lambda: reminder_services.message_mark_sent(actor=user, message=message),
-                    "Marked as sent.")
-    if action == "not-sent":
-        return _run(request, lambda: reminder_services.message_mark_not_sent(actor=user, message=message),
-                    "Marked as not sent.")
-    if action == "send-again":
-        return _run(request, lambda: reminder_services.message_send_again(actor=user, message=message),
-                    "Sending again.")
-    raise Http404("No such action.")
+    return _act(request, Message, pk, MESSAGE_ACTIONS, action)
 
 
 @require_POST
 @desk_or_admin
 def reminder_action(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
-    reminder = get_object_or_404(ScheduledReminder, pk=pk)
-    user = request.user
-    if action == "send":
-        return _run(request, lambda: reminder_services.scheduled_reminder_send_now(actor=user, reminder=reminder),
-                    "Sending the reminder now.")
-    if action == "dismiss":
-        return _run(request, lambda: reminder_services.scheduled_reminder_dismiss(actor=user, reminder=reminder),
-                    "Dismissed.")
-    raise Http404("No such action.")
+    return _act(request, ScheduledReminder, pk, REMINDER_ACTIONS, action)

@@ -20,9 +20,9 @@ SLOT = sydney(2030, 3, 4, 10)
 THREADS = 20
 
 
-def _race(work) -> tuple[list, list, list]:
-    """Run ``work(n)`` in THREADS threads released together; collect results, conflicts and other errors."""
-    barrier = threading.Barrier(THREADS)
+def _race(work, threads: int = THREADS) -> tuple[list, list, list]:
+    """Run ``work(n)`` in ``threads`` threads released together; collect results, conflicts and other errors."""
+    barrier = threading.Barrier(threads)
     created, conflicts, other = [], [], []
 
     def run(n: int) -> None:
@@ -36,11 +36,11 @@ def _race(work) -> tuple[list, list, list]:
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    racers = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
     return created, conflicts, other
 
 
@@ -110,29 +110,12 @@ def test_many_rounds_of_same_slot_races_each_book_exactly_one_and_never_error(fr
     unexpected = []
     for round_number in range(ROUNDS):
         slot = SLOT + timedelta(days=round_number)
-        barrier = threading.Barrier(RACERS)
-        created, conflicts = [], []
-
-        def run(n: int, slot=slot, barrier=barrier, created=created, conflicts=conflicts) -> None:
-            try:
-                barrier.wait()
-                created.append(appointment_book(
-                    actor=front_desk, client=client_record, practitioner=practitioner_a, location=location,
-                    appointment_type=appointment_type, starts_at=slot + timedelta(minutes=n % 4 * 5)))
-            except ApplicationError as exc:
-                conflicts.append(exc.code)
-            except Exception as exc:  # noqa: BLE001 - any other failure is what the test looks for
-                unexpected.append(exc)
-            finally:
-                connections.close_all()
-
-        threads = [threading.Thread(target=run, args=(n,)) for n in range(RACERS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert len(created) == 1, f"round {round_number}: {len(created)} bookings, errors {unexpected!r}"
-        assert conflicts == ["conflict"] * (RACERS - 1), f"round {round_number}: {conflicts} {unexpected!r}"
+        created, conflicts, other = _race(lambda n, slot=slot: appointment_book(
+            actor=front_desk, client=client_record, practitioner=practitioner_a, location=location,
+            appointment_type=appointment_type, starts_at=slot + timedelta(minutes=n % 4 * 5)), RACERS)
+        unexpected.extend(other)
+        assert len(created) == 1, f"round {round_number}: {len(created)} bookings, errors {other!r}"
+        assert [exc.code for exc in conflicts] == ["conflict"] * (RACERS - 1), f"round {round_number}: {other!r}"
     assert unexpected == [], f"unexpected errors on {connection.vendor}: {unexpected!r}"
     assert Appointment.objects.count() == ROUNDS
 
@@ -199,25 +182,16 @@ def test_same_slot_races_over_http_give_one_booking_and_conflict_forms_never_a_5
     url = reverse("appointment-new")
     for round_number in range(HTTP_ROUNDS):
         day = (SLOT + timedelta(days=round_number)).date()
-        barrier = threading.Barrier(RACERS)
-        statuses: list[tuple[int, bool]] = []
 
-        def run(n: int, day=day, barrier=barrier, statuses=statuses) -> None:
-            try:
-                barrier.wait()
-                response = desks[n].post(url, {
-                    "client": client_record.pk, "practitioner": practitioner_a.pk, "date": day.isoformat(),
-                    "start_time": f"10:{n % 4 * 5:02d}", "appointment_type": appointment_type.pk,
-                    "location": location.pk,
-                })
-                statuses.append((response.status_code, "Choose another time" in response.content.decode()))
-            finally:
-                connections.close_all()
+        def post(n: int, day=day) -> tuple[int, bool]:
+            response = desks[n].post(url, {
+                "client": client_record.pk, "practitioner": practitioner_a.pk, "date": day.isoformat(),
+                "start_time": f"10:{n % 4 * 5:02d}", "appointment_type": appointment_type.pk,
+                "location": location.pk,
+            })
+            return response.status_code, "Choose another time" in response.content.decode()
 
-        threads = [threading.Thread(target=run, args=(n,)) for n in range(RACERS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        statuses, _, other = _race(post, RACERS)
+        assert other == [], f"round {round_number}: {other!r}"
         assert sorted(statuses) == [(200, True)] * (RACERS - 1) + [(302, False)], f"round {round_number}: {statuses}"
     assert Appointment.objects.count() == HTTP_ROUNDS
