@@ -182,6 +182,7 @@ if not REDIS_URL:
         "data_folder_in": str(VAR_DIR / "broker"),
         "data_folder_out": str(VAR_DIR / "broker"),
         "processed_folder": str(VAR_DIR / "broker-processed"),
+        "control_folder": str(VAR_DIR / "broker-control"),  # kombu's default is ./control in the working directory
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
