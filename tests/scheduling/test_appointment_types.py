@@ -66,7 +66,6 @@ def test_the_urls_are_under_options():
     assert reverse(NEW) == "/options/appointment-types/new/"
 
 
-@pytest.mark.xfail(reason="config/urls.py: scheduling.urls must come before the stock admin at options/", strict=False)
 @pytest.mark.urls("config.urls")
 def test_the_project_routes_the_pages_to_them():
     assert resolve("/options/appointment-types/").url_name == LIST
