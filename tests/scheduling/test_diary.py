@@ -214,3 +214,10 @@ def test_the_week_view_shows_seven_days_across_a_dst_change(client, front_desk, 
     assert html.count('class="col"') == 7
     assert "10:00–10:30" in html and "--top:12.0;--len:2.0;" in html
     assert 'href="/diary/week/?date=2030-03-27' in html and 'href="/diary/week/?date=2030-04-10' in html
+
+
+def test_an_empty_diary_sends_an_admin_to_the_options_page_for_practitioners(client, admin_user, practice):
+    client.force_login(admin_user)
+    html = client.get(reverse("diary")).content.decode()
+    assert "No practitioners to show" in html
+    assert f'href="{reverse("options-practitioners")}"' in html  # the app's own page, not the stock admin
