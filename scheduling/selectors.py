@@ -261,3 +261,14 @@ def diary_url(day: date, **params) -> str:
 def week_url(day: date, **params) -> str:
     query = {"date": day.isoformat(), **{k: v for k, v in params.items() if v}}
     return f"{reverse('diary-week')}?{urlencode(query)}"
+
+
+def day_sheet(*, practice: Practice, practitioner: Practitioner, day: date) -> list[Appointment]:
+    """The practitioner's appointments on one day, in time order, for the printable day sheet: one query."""
+    start, end = day_bounds(day, practice.zone)
+    return list(
+        Appointment.objects.filter(practitioner=practitioner, starts_at__lt=end, ends_at__gt=start)
+        .exclude(status=Status.CANCELLED)
+        .select_related("client", "appointment_type", "location")
+        .order_by("starts_at")
+    )

@@ -5,6 +5,7 @@ from scheduling import views
 urlpatterns = [
     path("diary/", views.diary, name="diary"),
     path("diary/week/", views.diary_week, name="diary-week"),
+    path("diary/sheet/", views.day_sheet, name="day-sheet"),
     path("appointments/new/", views.appointment_new, name="appointment-new"),
     path("appointments/<int:pk>/", views.appointment_detail, name="appointment-detail"),
     path("appointments/<int:pk>/move/", views.appointment_move, name="appointment-move"),

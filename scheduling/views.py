@@ -75,6 +75,22 @@ def diary_week(request: AuthedRequest) -> HttpResponse:
     })
 
 
+@require_GET
+def day_sheet(request: AuthedRequest) -> HttpResponse:
+    """A printable list of one practitioner's day: time, client, type, location, telehealth."""
+    practice = request.practice
+    day = _day_param(request, practice.zone)
+    practitioners = list(Practitioner.objects.filter(is_active=True).order_by("display_name"))
+    wanted = _int_param(request, "practitioner")
+    own = next((p for p in practitioners if p.user_id == request.user.pk), None)
+    practitioner = next((p for p in practitioners if p.pk == wanted), None) or own or next(iter(practitioners), None)
+    rows = selectors.day_sheet(practice=practice, practitioner=practitioner, day=day) if practitioner else []
+    return render(request, "scheduling/day_sheet.html", {
+        "day": day, "practitioners": practitioners, "practitioner": practitioner, "rows": rows,
+        "zone": practice.zone, "diary_url": selectors.diary_url(day),
+    })
+
+
 def _booking_initial(request: AuthedRequest, practice: Practice, practitioners) -> dict:
     initial: dict = {}
     practitioner = practitioners.filter(pk=_int_param(request, "practitioner") or 0).first() or (

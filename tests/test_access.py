@@ -52,6 +52,7 @@ def _url(world, name: str) -> str:
 TABLE = [
     ("diary", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
     ("diary-week", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
+    ("day-sheet", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
     ("appointment-new", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
     ("appointment-new", "post", {}, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
     ("appointment-detail:own", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
