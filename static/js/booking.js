@@ -59,6 +59,35 @@
     if (event.key === "Escape" && panel && panel.innerHTML.trim()) panel.innerHTML = "";
   });
 
+  // Opening "New client" carries the text typed in the client search into its empty fields:
+  // an email, a mobile, "Last, First", "First Last" or a lone surname.
+  function prefillNewClient(details) {
+    const form = details.closest("form");
+    const query = form && form.querySelector("[name=client_query]");
+    const text = query ? query.value.trim() : "";
+    if (!text) return;
+    const set = function (name, value) {
+      const input = form.querySelector("[name=" + name + "]");
+      if (input && !input.value && value) input.value = value;
+    };
+    if (text.indexOf("@") > 0) { set("new_email", text); return; }
+    if (/^[+\d][\d\s()-]{5,}$/.test(text)) { set("new_mobile", text); return; }
+    const comma = text.indexOf(",");
+    if (comma >= 0) {
+      set("new_last_name", text.slice(0, comma).trim());
+      set("new_first_name", text.slice(comma + 1).trim());
+      return;
+    }
+    const words = text.split(/\s+/);
+    if (words.length === 1) { set("new_last_name", words[0]); return; }
+    set("new_first_name", words[0]);
+    set("new_last_name", words.slice(1).join(" "));
+  }
+  document.addEventListener("toggle", function (event) {
+    const details = event.target;
+    if (details.classList && details.classList.contains("quick-add") && details.open) prefillNewClient(details);
+  }, true);
+
   // Move focus into the panel when htmx fills it, for keyboard users.
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.target.id === "panel") {
