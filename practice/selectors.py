@@ -10,7 +10,12 @@ def client_search(query: str) -> QuerySet[Client]:
         # No stored text can hold a NUL (PostgreSQL refuses it even in a search pattern), so nothing matches.
         return Client.objects.none()
     clients = Client.objects.all()
-    for word in query.split()[:4]:
+    if query.strip() and all(ch.isdigit() or ch in " +-()." for ch in query):
+        # A phone typed in any format ("+61 410 000 023", "0410 000 023"): match its digits as one number.
+        query = "".join(ch for ch in query if ch.isdigit())
+        if query.startswith("61"):
+            query = query[2:]
+    for word in query.replace(",", " ").split()[:4]:
         condition = (Q(first_name__icontains=word) | Q(last_name__icontains=word)
                      | Q(preferred_name__icontains=word) | Q(email__icontains=word))
         digits = "".join(ch for ch in word if ch.isdigit())
