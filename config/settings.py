@@ -43,6 +43,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "practice.middleware.PrivateResponseMiddleware",  # outside the rest: also the login redirects and 403s
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "practice.middleware.IdleSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -84,9 +85,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not shared-cache memory: shared-cache locks ignore the busy timeout.
     # TEST_DB_PATH lets two test runs share one checkout without sharing a database.
     DATABASES["default"]["TEST"] = {"NAME": env("TEST_DB_PATH", default=str(BASE_DIR / ".test-db.sqlite3"))}
-else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Keep connections between requests (opening one costs more than a small page); checked before reuse.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")
@@ -114,7 +115,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"  # the diary, or the first-run checklist for an admin
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = 30 * 60
-SESSION_SAVE_EVERY_REQUEST = True  # 30 minutes idle, not 30 minutes after login
+# 30 minutes idle, not 30 minutes after login: IdleSessionMiddleware saves the session at most once a minute.
 SESSION_COOKIE_HTTPONLY = True
 
 # Lock out a username from one address after 5 failures for 15 minutes; other users behind the

@@ -1,3 +1,5 @@
+import time
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
@@ -5,6 +7,29 @@ from django.utils.cache import patch_cache_control
 
 from practice import roles
 from practice.models import Practice
+
+
+class IdleSessionMiddleware:
+    """Sessions end after SESSION_COOKIE_AGE without a request (30 minutes idle, not 30 after login).
+
+    Saving the session on every request would make every page view a database write; marking it changed at
+    most once a minute keeps the idle timeout exact to within that minute (the cookie and the stored expiry
+    move together on each save).
+    """
+
+    REFRESH_AFTER = 60  # seconds
+    KEY = "_refreshed_at"
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        session = request.session
+        if not session.is_empty():
+            now = int(time.time())
+            if now - session.get(self.KEY, 0) >= self.REFRESH_AFTER:
+                session[self.KEY] = now
+        return self.get_response(request)
 
 
 class PracticeTimeZoneMiddleware:

@@ -3,11 +3,16 @@
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from config import settings as configured
@@ -27,9 +32,31 @@ def test_argon2_is_the_first_hasher_and_passwords_need_12_characters(db):
     validate_password("a much longer passphrase")
 
 
-def test_sessions_end_after_30_idle_minutes():
+def _stored_expiry(client):
+    return Session.objects.get(session_key=client.session.session_key).expire_date
+
+
+def test_sessions_end_after_30_idle_minutes_and_a_page_view_is_a_write_at_most_once_a_minute(client, front_desk):
     assert configured.SESSION_COOKIE_AGE == 30 * 60
-    assert configured.SESSION_SAVE_EVERY_REQUEST is True
+    assert not getattr(configured, "SESSION_SAVE_EVERY_REQUEST", False)  # every GET would be a write
+    with time_machine.travel(datetime(2030, 1, 7, 9, 0, tzinfo=UTC), tick=False) as clock:
+        assert _login(client, "frontdesk", PASSWORD).status_code == 302
+        client.get(reverse("diary"))
+        first = _stored_expiry(client)
+        clock.shift(timedelta(seconds=30))
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("diary")).status_code == 200
+        assert not [q for q in queries if "django_session" in q["sql"] and not q["sql"].startswith("SELECT")]
+        assert _stored_expiry(client) == first
+        # Used every 29 minutes, the session lives on: each minute-old visit moves the expiry.
+        for _ in range(3):
+            clock.shift(timedelta(minutes=29))
+            assert client.get(reverse("diary")).status_code == 200
+        assert _stored_expiry(client) == datetime(2030, 1, 7, 10, 27, 30, tzinfo=UTC) + timedelta(minutes=30)
+        # Thirty-one idle minutes later it has ended.
+        clock.shift(timedelta(minutes=31))
+        response = client.get(reverse("diary"))
+        assert response.status_code == 302 and response.url.startswith(reverse("login"))
 
 
 def test_five_failures_lock_that_username_from_that_address_only(client, front_desk, admin_user):
