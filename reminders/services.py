@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.core.mail import BadHeaderError, EmailMultiAlternatives
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -58,6 +58,23 @@ class TransientSendError(Exception):
 
 def credits_balance() -> int:
     return CreditEntry.objects.aggregate(total=Sum("amount"))["total"] or 0
+
+
+def credits_balance_and_warning() -> tuple[int, int]:
+    """The balance and the low-balance threshold in one query, for the top bar of every page.
+
+    A read only (no get_or_create), so a page costs the same whether or not the settings row exists yet.
+    """
+    quote = connection.ops.quote_name
+    amount = quote(CreditEntry._meta.get_field("amount").column)
+    warning_column = quote(ReminderSettings._meta.get_field("low_balance_warning").column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT COALESCE(SUM({amount}), 0) FROM {quote(CreditEntry._meta.db_table)}), "  # noqa: S608
+            f"(SELECT {warning_column} FROM {quote(ReminderSettings._meta.db_table)} WHERE id = 1)")
+        balance, warning = cursor.fetchone()
+    default = ReminderSettings._meta.get_field("low_balance_warning").default
+    return int(balance), default if warning is None else warning
 
 
 @transaction.atomic
