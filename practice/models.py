@@ -188,6 +188,25 @@ class WorkingHours(models.Model):
             raise ValidationError({"ends_at": "A shift must end after it starts."})
 
 
+class ClientQuerySet(models.QuerySet):
+    """bulk_create() and bulk_update() skip save(): they keep the search columns themselves. (An update() of a
+    name, mobile or email would leave them stale; nothing in the app does that.)"""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        for client in objs:
+            client.refresh_search_columns()
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        objs, fields = list(objs), list(fields)
+        if Client.SEARCH_SOURCES.intersection(fields):
+            for client in objs:
+                client.refresh_search_columns()
+            fields += [name for name in ("search_name", "search_text") if name not in fields]
+        return super().bulk_update(objs, fields, *args, **kwargs)
+
+
 class Client(models.Model):
     first_name = models.CharField(max_length=60, validators=[validate_single_line])
     last_name = models.CharField(max_length=60, validators=[validate_single_line])
@@ -207,6 +226,8 @@ class Client(models.Model):
 
     SEARCH_SOURCES = frozenset({"first_name", "last_name", "preferred_name", "mobile", "email"})
 
+    objects = ClientQuerySet.as_manager()
+
     class Meta:
         ordering = ["last_name", "first_name"]
         # On PostgreSQL, migration 0005 adds a pg_trgm GIN index on search_text (SQLite has no such index type).
@@ -217,7 +238,7 @@ class Client(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         # Here rather than in the services so that no path that saves a client (the services, the demo seed, the
-        # admin, tests) can leave the search columns stale; only bulk_create()/update() bypass save().
+        # admin, tests) can leave the search columns stale; ClientQuerySet covers the bulk paths.
         self.refresh_search_columns()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and self.SEARCH_SOURCES.intersection(update_fields):
