@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -26,7 +25,7 @@ from practice.selectors import (
     client_matches,
     client_possible_duplicates,
     client_rows,
-    client_search,
+    client_search_page,
     client_search_similar,
 )
 from practice.services import client_create, client_update
@@ -48,8 +47,7 @@ def client_list(request: AuthedRequest) -> HttpResponse:
     be there. Matches are ranked (practice.selectors.client_search); with none, similar spellings are offered."""
     query = request.POST.get("q", "").strip() if request.method == "POST" else ""
     page_number = request.POST.get("page") if request.method == "POST" else request.GET.get("page")
-    page = Paginator(client_search(query), 25).get_page(page_number)
-    rows = client_rows(page.object_list)
+    page, rows = client_search_page(query, page_number)
     similar = False
     if query and not rows:
         rows = client_rows(client_search_similar(query))
