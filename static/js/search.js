@@ -58,7 +58,7 @@
       highlight(input, found.options, next);
     } else if (event.key === "Enter" && current >= 0 && !found.popup.hidden) {
       event.preventDefault();
-      window.location.assign(found.options[current].querySelector("a").href);
+      window.location.assign(found.options[current].href);
     } else if (event.key === "Escape" && !found.popup.hidden) {
       event.preventDefault();
       event.stopPropagation();  // closes the popup only, not the diary's side panel as well

@@ -13,6 +13,17 @@ from tests.e2e.conftest import diary_url, local, login, open_panel, shot, slot
 SIZES = [pytest.param((1366, 768), id="desktop"), pytest.param((390, 844), id="phone")]
 
 
+def assert_accessible(page, selector: str) -> None:
+    """axe-core finds no critical or serious violation in what this issue added (the rest is checked page by
+    page elsewhere)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page, context=selector).response["violations"]
+    serious = [(v["id"], v["impact"], [node["target"] for node in v["nodes"]]) for v in violations
+               if v["impact"] in ("critical", "serious")]
+    assert not serious, serious
+
+
 @pytest.fixture
 def liam(book, practitioner_a, booking_day) -> Client:
     """Liam Kelly, with his next appointment on the booking day at 10:30 with Alice Allen."""
@@ -45,6 +56,7 @@ def test_the_top_bar_search_finds_a_client_as_you_type(page, live_server, front_
     box_right = page.evaluate("() => document.getElementById('global-search-results').getBoundingClientRect().right")
     assert box_right <= size[0], "the popup fits in the window"
     shot(page, f"search-topbar-{size[0]}")
+    assert_accessible(page, ".global-search")
 
     # Keyboard: ↓ highlights the match, Enter opens the client.
     box.press("ArrowDown")
@@ -77,6 +89,7 @@ def test_the_top_bar_search_finds_a_client_as_you_type(page, live_server, front_
     expect(rows.nth(1)).to_contain_text("Mickelson, Mia")
     expect(rows.nth(1)).to_contain_text("No upcoming appointment")
     shot(page, f"search-clients-page-{size[0]}")
+    assert_accessible(page, "main")
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -115,6 +128,7 @@ def test_the_booking_form_offers_a_possible_duplicate(page, live_server, front_d
     hint = form.locator("#duplicate-hint")
     expect(hint).to_contain_text("Possible duplicate: Liam Kelly, 0410 000 023")
     shot(page, "search-duplicate-hint")
+    assert_accessible(page, "form.booking-form")
     hint.get_by_role("button", name="use this client").click()
     expect(form.locator(".chosen")).to_contain_text("Liam Kelly")
     form.locator("#id_appointment_type").select_option(label=appointment_type.name)
