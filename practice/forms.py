@@ -60,6 +60,12 @@ class ClientForm(forms.ModelForm):
         }
 
 
+class NewClientForm(ClientForm):
+    create_anyway = forms.BooleanField(
+        required=False, label="Create anyway: this is a different person",
+        help_text="Only needed when a client with the same name or mobile exists.")
+
+
 # Options (issue 8). The services validate again through the models, for every other path. ----------------------
 
 def time_zone_choices() -> list[tuple[str, str]]:

@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from practice.phones import mobile_to_e164, phone_display
+from practice.search import client_search_name, client_search_text
 from practice.timezones import validate_reasonable_day
 
 WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday"),
@@ -187,6 +188,25 @@ class WorkingHours(models.Model):
             raise ValidationError({"ends_at": "A shift must end after it starts."})
 
 
+class ClientQuerySet(models.QuerySet):
+    """bulk_create() and bulk_update() skip save(): they keep the search columns themselves. (An update() of a
+    name, mobile or email would leave them stale; nothing in the app does that.)"""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        for client in objs:
+            client.refresh_search_columns()
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        objs, fields = list(objs), list(fields)
+        if Client.SEARCH_SOURCES.intersection(fields):
+            for client in objs:
+                client.refresh_search_columns()
+            fields += [name for name in ("search_name", "search_text") if name not in fields]
+        return super().bulk_update(objs, fields, *args, **kwargs)
+
+
 class Client(models.Model):
     first_name = models.CharField(max_length=60, validators=[validate_single_line])
     last_name = models.CharField(max_length=60, validators=[validate_single_line])
@@ -200,13 +220,36 @@ class Client(models.Model):
     notes = models.TextField(blank=True, max_length=NOTES_MAX,
                              validators=[validate_multiline_text, MaxLengthValidator(NOTES_MAX)])
     created_at = models.DateTimeField(auto_now_add=True)
+    # Derived from the fields above on every save() (practice/search.py says how); never typed.
+    search_name = models.CharField(max_length=130, blank=True, editable=False, db_index=True)
+    search_text = models.TextField(blank=True, editable=False)
+
+    SEARCH_SOURCES = frozenset({"first_name", "last_name", "preferred_name", "mobile", "email"})
+
+    objects = ClientQuerySet.as_manager()
 
     class Meta:
         ordering = ["last_name", "first_name"]
-        indexes = [models.Index(fields=["last_name", "first_name"])]
+        # On PostgreSQL, migration 0005 adds a pg_trgm GIN index on search_text (SQLite has no such index type).
+        indexes = [models.Index(fields=["last_name", "first_name"]), models.Index(fields=["mobile"])]
 
     def __str__(self) -> str:
         return self.full_name
+
+    def save(self, *args, **kwargs) -> None:
+        # Here rather than in the services so that no path that saves a client (the services, the demo seed, the
+        # admin, tests) can leave the search columns stale; ClientQuerySet covers the bulk paths.
+        self.refresh_search_columns()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and self.SEARCH_SOURCES.intersection(update_fields):
+            kwargs["update_fields"] = {*update_fields, "search_name", "search_text"}
+        super().save(*args, **kwargs)
+
+    def refresh_search_columns(self) -> None:
+        self.search_name = client_search_name(first_name=self.first_name, last_name=self.last_name)[:130]
+        self.search_text = client_search_text(first_name=self.first_name, last_name=self.last_name,
+                                              preferred_name=self.preferred_name, mobile=self.mobile,
+                                              email=self.email)
 
     @property
     def full_name(self) -> str:

@@ -14,6 +14,8 @@ from practice import roles
 from practice.audit import audit_record, field_changes
 from practice.errors import ApplicationError
 from practice.models import Client, Location, Practice, Practitioner, WorkingHours
+from practice.phones import mobile_display
+from practice.selectors import client_possible_duplicates
 
 CLIENT_FIELDS = ("first_name", "last_name", "preferred_name", "date_of_birth", "mobile", "email",
                  "sms_reminders", "email_reminders", "notes")
@@ -40,10 +42,26 @@ def _saved(obj: models.Model, *, taken_field: str = "", taken_message: str = "")
         raise ApplicationError(taken_message, code="taken", extra={"errors": {taken_field: [taken_message]}}) from None
 
 
+def duplicate_message(duplicate: Client) -> str:
+    """"Possible duplicate: Liam Kelly, 0410 000 023": who the new client may already be."""
+    mobile = f", {mobile_display(duplicate.mobile)}" if duplicate.mobile else ""
+    return f"Possible duplicate: {duplicate}{mobile}"
+
+
 @transaction.atomic
-def client_create(*, actor: User, **fields) -> Client:
+def client_create(*, actor: User, allow_duplicate: bool = False, **fields) -> Client:
+    """Add a client. When one with the same first and last name or the same mobile exists, refuse with
+    code "possible_duplicate" (the form offers that client, or "Create anyway"), unless ``allow_duplicate``:
+    two people may share a name, but adding someone twice splits their history and their reminders."""
     client = Client(**{name: value for name, value in fields.items() if name in CLIENT_FIELDS})
     _validated(client)
+    if not allow_duplicate:
+        duplicates = client_possible_duplicates(first_name=client.first_name, last_name=client.last_name,
+                                                mobile=client.mobile)
+        if duplicates:
+            raise ApplicationError(f"{duplicate_message(duplicates[0])}. Use this client, or tick “Create anyway” "
+                                   "if this is a different person.", code="possible_duplicate",
+                                   extra={"duplicates": duplicates})
     client.save()
     audit_record(actor=actor, action="client.created", obj=client, summary=f"Client #{client.pk} added")
     return client

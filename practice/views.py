@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -10,10 +9,25 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from practice import roles, selectors, services
 from practice.errors import ApplicationError
-from practice.forms import ClientForm, LocationForm, NewPractitionerForm, PracticeForm, PractitionerForm, ShiftFormSet
+from practice.forms import (
+    ClientForm,
+    LocationForm,
+    NewClientForm,
+    NewPractitionerForm,
+    PracticeForm,
+    PractitionerForm,
+    ShiftFormSet,
+)
 from practice.http import AuthedRequest, done, render_page, role_required
 from practice.models import WEEKDAYS, Location, Practice, Practitioner
-from practice.selectors import client_get, client_search
+from practice.selectors import (
+    client_get,
+    client_matches,
+    client_possible_duplicates,
+    client_rows,
+    client_search_page,
+    client_search_similar,
+)
 from practice.services import client_create, client_update
 
 
@@ -27,14 +41,20 @@ def health(request: HttpRequest) -> JsonResponse:
 
 @require_http_methods(["GET", "POST"])
 def client_list(request: AuthedRequest) -> HttpResponse:
-    """All clients, or those matching a search that is POSTed: what was typed (a name, a mobile, an email) never
-    goes into a URL, so never into access logs, browser history or a Referer (RELIABILITY.md 29). A ``q`` in the
-    query string is ignored; the page number alone may be there."""
+    """All clients, or those matching a search that is POSTed (as you type, with Search, or from the top bar's
+    box): what was typed (a name, a mobile, an email) never goes into a URL, so never into access logs, browser
+    history or a Referer (RELIABILITY.md 29). A ``q`` in the query string is ignored; the page number alone may
+    be there. Matches are ranked (practice.selectors.client_search); with none, similar spellings are offered."""
     query = request.POST.get("q", "").strip() if request.method == "POST" else ""
     page_number = request.POST.get("page") if request.method == "POST" else request.GET.get("page")
-    page = Paginator(client_search(query), 25).get_page(page_number)
+    page, rows = client_search_page(query, page_number)
+    similar = False
+    if query and not rows:
+        rows = client_rows(client_search_similar(query))
+        similar = bool(rows)
     return render(request, "practice/client_list.html", {
-        "page": page, "query": query, "can_edit": roles.can_manage_all_appointments(request.user),
+        "page": page, "rows": rows, "similar": similar, "query": query,
+        "can_edit": roles.can_manage_all_appointments(request.user),
     })
 
 
@@ -42,8 +62,33 @@ def client_list(request: AuthedRequest) -> HttpResponse:
 def client_search_results(request: AuthedRequest) -> HttpResponse:
     """The booking form's search-as-you-type list (an htmx partial), POSTed for the same reason as the list."""
     query = request.POST.get("client_query", "").strip()
-    matches = client_search(query)[:8] if query else []
-    return render(request, "practice/_client_matches.html", {"matches": matches, "query": query})
+    rows, similar = client_matches(query, limit=8) if query else ([], False)
+    return render(request, "practice/_client_matches.html", {"matches": rows, "similar": similar, "query": query})
+
+
+@require_POST
+def client_quick_search(request: AuthedRequest) -> HttpResponse:
+    """The top bar's search box as you type: the best matches with their next appointment (an htmx partial).
+    Enter in the box POSTs to the Clients page instead, for every match."""
+    query = request.POST.get("q", "").strip()
+    rows, similar = client_matches(query, limit=8) if query else ([], False)
+    return render(request, "practice/_search_dropdown.html", {"rows": rows, "similar": similar, "query": query})
+
+
+@require_POST
+def client_duplicates(request: AuthedRequest) -> HttpResponse:
+    """The "Possible duplicate" hint while a new client is typed: in the booking form's New client (fields
+    new_*) or on the New client page. The same check refuses the create itself (practice.services.client_create),
+    so this is only the early warning."""
+    in_booking = any(name.startswith("new_") for name in request.POST)
+    prefix = "new_" if in_booking else ""
+    duplicates = client_possible_duplicates(
+        first_name=request.POST.get(f"{prefix}first_name", ""), last_name=request.POST.get(f"{prefix}last_name", ""),
+        mobile=request.POST.get(f"{prefix}mobile", ""))
+    return render(request, "practice/_duplicate_hint.html", {
+        "duplicates": duplicates, "in_booking": in_booking, "anyway_name": f"{prefix}create_anyway",
+        "anyway": bool(request.POST.get(f"{prefix}create_anyway")),
+    })
 
 
 @require_GET
@@ -59,16 +104,26 @@ def client_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @role_required(roles.can_manage_all_appointments)
 def client_new(request: AuthedRequest) -> HttpResponse:
-    form = ClientForm(request.POST or None)
+    form = NewClientForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        fields = dict(form.cleaned_data)
+        allow_duplicate = fields.pop("create_anyway")
         try:
-            client = client_create(actor=request.user, **form.cleaned_data)
+            client = client_create(actor=request.user, allow_duplicate=allow_duplicate, **fields)
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
             messages.success(request, f"Added {client}.")
             return done(request, reverse("client-detail", args=[client.pk]))
-    return render_page(request, "practice/_client_form.html", {"form": form, "title": "New client"})
+    duplicates = []
+    if form.is_bound:
+        duplicates = client_possible_duplicates(first_name=request.POST.get("first_name", ""),
+                                                last_name=request.POST.get("last_name", ""),
+                                                mobile=request.POST.get("mobile", ""))
+    return render_page(request, "practice/_client_form.html", {
+        "form": form, "title": "New client", "duplicates": duplicates, "anyway_name": "create_anyway",
+        "anyway": form.is_bound and bool(request.POST.get("create_anyway")),
+    })
 
 
 @role_required(roles.can_manage_all_appointments)

@@ -59,10 +59,13 @@ class BookingForm(_WhenFields):
     new_last_name = forms.CharField(label="Last name", max_length=60, required=False)
     new_mobile = MobileField(label="Mobile")
     new_email = forms.EmailField(label="Email", required=False, max_length=254)
+    # Shown with a "Possible duplicate" hint (practice/_duplicate_hint.html); the service refuses without it.
+    new_create_anyway = forms.BooleanField(required=False)
     is_telehealth = forms.BooleanField(label="Telehealth (Zoom meeting)", required=False)
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     field_order = ["client_query", "client", "new_first_name", "new_last_name", "new_mobile", "new_email",
+                   "new_create_anyway",
                    "practitioner", "date", "start_time", "appointment_type", "duration", "location",
                    "is_telehealth", "notes"]
 
@@ -103,6 +106,7 @@ class BookingForm(_WhenFields):
             "last_name": self.cleaned_data["new_last_name"].strip(),
             "mobile": self.cleaned_data["new_mobile"],
             "email": self.cleaned_data["new_email"],
+            "allow_duplicate": self.cleaned_data["new_create_anyway"],
         }
 
 

@@ -13,7 +13,7 @@ from practice.audit import audit_history
 from practice.errors import ApplicationError
 from practice.http import AuthedRequest, done, render_page, role_required
 from practice.models import Location, Practice, Practitioner
-from practice.selectors import client_search, client_search_chosen
+from practice.selectors import client_matches, client_possible_duplicates, client_search_chosen
 from practice.timezones import parse_day
 from scheduling import diary_html, selectors, services
 from scheduling.forms import AppointmentTypeForm, BookingForm, CancelForm, MoveForm, StatusForm
@@ -116,7 +116,7 @@ def appointment_new(request: AuthedRequest) -> HttpResponse:
     practice = request.practice
     practitioners = selectors.bookable_practitioners(request.user)
     query, chosen = "", None
-    if request.method == "POST" and not ("find" in request.POST or "change_client" in request.POST):
+    if request.method == "POST" and not ({"find", "change_client", "use_client"} & request.POST.keys()):
         form = BookingForm(request.POST, practice=practice, practitioners=practitioners)
         if form.is_valid():
             data = form.cleaned_data
@@ -144,15 +144,27 @@ def appointment_new(request: AuthedRequest) -> HttpResponse:
         initial = request.POST.dict()
         if "change_client" in initial:
             initial.pop("client", None)
+        if "use_client" in initial:
+            # "use this client" on a possible duplicate: book the existing client instead of adding one.
+            initial["client"] = initial.pop("use_client")
+            for name in ("new_first_name", "new_last_name", "new_mobile", "new_email", "new_create_anyway"):
+                initial.pop(name, None)
         form = BookingForm(initial=initial, practice=practice, practitioners=practitioners)
         query, chosen = initial.get("client_query", "").strip(), initial.get("client")
     else:
         form = BookingForm(initial=_booking_initial(request, practice, practitioners), practice=practice,
                            practitioners=practitioners)
+    chosen_client = client_search_chosen(chosen)
+    matches, similar = client_matches(query, limit=8) if query and not chosen else ([], False)
+    duplicates = []
+    if request.method == "POST" and chosen_client is None:
+        duplicates = client_possible_duplicates(first_name=request.POST.get("new_first_name", ""),
+                                                last_name=request.POST.get("new_last_name", ""),
+                                                mobile=request.POST.get("new_mobile", ""))
     return render_page(request, "scheduling/_booking_form.html", {
-        "form": form, "title": "New appointment",
-        "matches": client_search(query)[:8] if query and not chosen else [],
-        "query": query, "chosen_client": client_search_chosen(chosen),
+        "form": form, "title": "New appointment", "matches": matches, "similar": similar, "query": query,
+        "chosen_client": chosen_client, "duplicates": duplicates, "in_booking": True,
+        "anyway_name": "new_create_anyway", "anyway": bool(request.POST.get("new_create_anyway")),
     })
 
 

@@ -94,6 +94,10 @@ TABLE = [
     ("client-list", "post", {"q": "cas"}, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
     ("client-search", "post", {"client_query": "cas"}, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
     ("client-search", "get", None, {ANON: 302, DESK: 405, PRAC: 405, ADMIN: 405}),  # never in a URL
+    ("client-quick-search", "post", {"q": "cas"}, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
+    ("client-quick-search", "get", None, {ANON: 302, DESK: 405, PRAC: 405, ADMIN: 405}),  # never in a URL
+    ("client-duplicates", "post", {"new_last_name": "Client"}, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
+    ("client-duplicates", "get", None, {ANON: 302, DESK: 405, PRAC: 405, ADMIN: 405}),
     ("client-detail", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
     ("client-new", "get", None, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
     ("client-new", "post", {}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
