@@ -255,9 +255,10 @@ def bookable_practitioners(user: User) -> QuerySet[Practitioner]:
 
 def series_summary(appointment: Appointment) -> str:
     """"Every 2 weeks · 3 of 6" for an appointment in a series, counting the series' appointments not cancelled."""
-    weeks = AppointmentSeries.objects.values_list("interval_weeks", flat=True).get(pk=appointment.series_id)
+    series = AppointmentSeries.objects.only("interval_weeks").get(appointments=appointment)
+    weeks = series.interval_weeks
     every = "Every week" if weeks == 1 else f"Every {weeks} weeks"
-    booked = list(Appointment.objects.filter(series_id=appointment.series_id).exclude(status=Status.CANCELLED)
+    booked = list(Appointment.objects.filter(series=series).exclude(status=Status.CANCELLED)
                   .order_by("starts_at").values_list("pk", flat=True))
     if appointment.pk not in booked:
         return f"{every} · {len(booked)} booked"

@@ -183,8 +183,9 @@ def _report_series(request: AuthedRequest, form: BookingForm, outcome: services.
     booked = outcome.booked
     first, last = (timezone.localtime(appointment.starts_at, zone) for appointment in (booked[0], booked[-1]))
     weeks = data["repeat"].interval_weeks
+    every = "every week" if weeks == 1 else f"every {weeks} weeks"
     messages.success(request, f"Booked {len(booked)} appointment{pluralize(len(booked))} for {booked[0].client} "
-                              f"with {booked[0].practitioner}, every {weeks} week{pluralize(weeks)}: "
+                              f"with {booked[0].practitioner}, {every}: "
                               f"{first:%a %d %b} to {last:%a %d %b %Y}, at {first:%H:%M}.")
     listed = [day for day in data["repeat"].days(data["date"]) if day not in posted]
     if listed:
