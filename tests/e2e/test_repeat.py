@@ -61,6 +61,8 @@ def test_a_six_week_series_lists_the_clash_and_books_only_the_free_dates(
         "Skipped: Alice Allen already has an appointment 10:00–10:30.")
     assert Appointment.objects.count() == 1
     assert fits_the_width(confirm, width)
+    # The list replaced the long form: it is shown from its heading, not from where the form was scrolled to.
+    expect(page.get_by_role("heading", name="Repeat booking: check the dates")).to_be_in_viewport(ratio=1)
     shot(page, f"repeat_confirm_{width}")
     confirm.get_by_role("button", name="Book 5 free dates").click()
 
@@ -95,3 +97,27 @@ def test_cancel_this_and_following_from_the_panel(page, live_server, front_desk,
     statuses = [a.status for a in Appointment.objects.filter(series=booked[0].series).order_by("starts_at")]
     assert statuses == [Status.BOOKED, Status.BOOKED, Status.CANCELLED, Status.CANCELLED]
     assert panel(page).count() == 1
+
+
+def test_a_long_list_is_shown_from_its_top_and_change_goes_back_to_the_form(
+        page, live_server, front_desk, practitioner_a, appointment_type, location, client_record, booking_day):
+    login(page, live_server, front_desk)
+    page.goto(diary_url(live_server, booking_day))
+    form = open_panel(page, slot(page, practitioner_a, booking_day, "10:00")).locator("form.booking-form")
+    form.locator("#id_client_query").fill("Casey")
+    form.locator("#client-matches").get_by_role("radio", name="Casey Client").check()
+    form.locator("#id_appointment_type").select_option(label="Standard")
+    form.locator("details.repeat > summary").click()
+    form.get_by_label("Repeat every").fill("2")
+    form.get_by_label("Appointments in all").fill("20")
+    form.get_by_role("button", name="Book appointment").click()
+    expect(page.locator(".series-dates li")).to_have_count(20)
+    # The list replaced the long, scrolled form: it is shown from its heading.
+    expect(page.get_by_role("heading", name="Repeat booking: check the dates")).to_be_in_viewport(ratio=1)
+    assert page.evaluate("() => document.getElementById('panel').scrollTop") == 0
+    page.locator("form.series-confirm").get_by_role("button", name="Change").click()
+    form = page.locator("form.booking-form")
+    expect(form.get_by_label("Repeat every")).to_have_value("2")
+    expect(form.get_by_label("Appointments in all")).to_have_value("20")
+    expect(form.locator(".chosen")).to_contain_text("Casey Client")
+    assert not Appointment.objects.exists()

@@ -405,3 +405,61 @@ def test_a_practitioner_cannot_move_a_colleagues_following_appointment(four_week
     outcome = series_cancel_following(actor=practitioner_a.user, appointment=four_weeks[2])
     assert [r.appointment.pk for r in outcome.changed] == [four_weeks[2].pk]
     assert outcome.skipped == [(fourth, "Only Bob Brown or the front desk can change it.")]
+
+
+@pytest.fixture
+def telehealth_series(alice_zoom, front_desk, client_record, plan_args, telehealth_location,
+                      django_capture_on_commit_callbacks):
+    args = plan_args(location=telehealth_location, rule=SeriesRule(interval_weeks=1, count=3), is_telehealth=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        return series_book(actor=front_desk, client=client_record,
+                           days=[item.day for item in series_plan(**args)], **args).booked
+
+
+def test_moving_a_telehealth_series_re_creates_each_meeting_and_says_so(
+        telehealth_series, zoom, client, front_desk, practitioner_a, django_capture_on_commit_callbacks):
+    old_ids = {a.zoom_meeting.zoom_id for a in telehealth_series}
+    first = telehealth_series[0]
+    client.force_login(front_desk)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("appointment-move", args=[first.pk]), {
+            "practitioner": practitioner_a.pk, "location": first.location_id, "date": "2030-03-04",
+            "start_time": "11:00", "duration": "30", "scope": "following"}, follow=True)
+    html = response.content.decode()
+    assert "Moved 3 appointments of the series" in html
+    assert "The Zoom meetings of 3 telehealth appointments are being re-created for the new times." in html
+    appointments = list(Appointment.objects.filter(series=first.series).select_related("zoom_meeting"))
+    assert [local(a.starts_at).time() for a in appointments] == [time(11)] * 3
+    new_ids = {a.zoom_meeting.zoom_id for a in appointments}
+    assert len(new_ids) == 3 and not new_ids & old_ids  # R7, one new meeting each
+    assert set(zoom_meetings(zoom)) == new_ids
+
+
+def test_moving_a_telehealth_series_to_a_colleague_drops_telehealth_from_each(
+        telehealth_series, zoom, client, front_desk, practitioner_b, location, django_capture_on_commit_callbacks):
+    first = telehealth_series[0]
+    client.force_login(front_desk)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("appointment-move", args=[first.pk]), {
+            "practitioner": practitioner_b.pk, "location": first.location_id, "date": "2030-03-04",
+            "start_time": "10:00", "duration": "30", "scope": "following"}, follow=True)
+    html = response.content.decode()
+    assert "the Zoom meetings of 3 appointments were deleted and Telehealth unticked" in html
+    appointments = Appointment.objects.filter(series=first.series)
+    assert {(a.practitioner_id, a.is_telehealth, a.location_id) for a in appointments} == {
+        (practitioner_b.pk, False, location.pk)}  # R8, and Bob's own location rather than "Telehealth"
+    assert zoom_meetings(zoom) == {}
+
+
+def test_a_move_of_this_and_following_that_clashes_everywhere_moves_nothing_and_says_why(
+        client, front_desk, four_weeks, practitioner_a, book):
+    for week in range(4):
+        book(practitioner_a, sydney(2030, 3, 4, 14) + timedelta(weeks=week))
+    client.force_login(front_desk)
+    first = four_weeks[0]
+    response = client.post(reverse("appointment-move", args=[first.pk]), {
+        "practitioner": practitioner_a.pk, "location": first.location_id, "date": "2030-03-04",
+        "start_time": "14:00", "duration": "30", "scope": "following"})
+    html = response.content.decode()
+    assert response.status_code == 200 and "Nothing was moved: Mon 04 Mar 10:00 (Alice Allen already has" in html
+    assert [local(a.starts_at).time() for a in Appointment.objects.filter(series=first.series)] == [TEN] * 4
