@@ -146,13 +146,13 @@ def _repeat_step(request: AuthedRequest, form: BookingForm) -> HttpResponse | No
 
     None when the service refused the whole series (the reason is then on the form).
     """
-    data, zone = form.cleaned_data, request.practice.zone
+    data, zone, args = form.cleaned_data, request.practice.zone, _series_args(form)
     try:
         if "series_confirm" in request.POST:
             outcome = services.series_book(
                 actor=request.user, client=data["client"],
                 new_client=None if data["client"] else form.new_client_fields,
-                days=_posted_days(request), notes=data["notes"], **_series_args(form))
+                days=_posted_days(request), notes=data["notes"], **args)
             if outcome.booked:
                 _report_series(request, form, outcome, posted=set(_posted_days(request)))
                 first = outcome.booked[0]
@@ -160,7 +160,7 @@ def _repeat_step(request: AuthedRequest, form: BookingForm) -> HttpResponse | No
                                                           open=first.pk))
             messages.error(request, "Nothing was booked: the dates were taken since the list was shown. "
                                     "The list below is up to date.")
-        plan = services.series_plan(**_series_args(form))
+        plan = services.series_plan(**args)
     except ApplicationError as exc:
         form.add_error(None, exc.message)
         return None
@@ -170,7 +170,7 @@ def _repeat_step(request: AuthedRequest, form: BookingForm) -> HttpResponse | No
         "title": "Repeat booking: check the dates", "plan": plan, "free_count": len(free),
         "client_name": str(client) if client else " ".join(
             (form.new_client_fields["first_name"], form.new_client_fields["last_name"])),
-        "data": data, "minutes": _series_args(form)["minutes"],
+        "data": data, "minutes": args["minutes"],
         "carried": [(name, value) for name, values in request.POST.lists() if name not in SERIES_CONFIRM_FIELDS
                     for value in values],
     })
