@@ -28,6 +28,7 @@ def is_panel_request(request: HttpRequest) -> bool:
 PAGE_TITLES = {
     "scheduling/_appointment_detail.html": "Appointment",
     "scheduling/_booking_form.html": "New appointment",
+    "scheduling/_series_confirm.html": "New appointment",
     "scheduling/_zoom_details.html": "Zoom details",
     "practice/_client_form.html": "Client",
 }

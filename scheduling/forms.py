@@ -2,16 +2,27 @@ import json
 from typing import cast
 
 from django import forms
+from django.db import models
 from django.db.models import Q
 
+from practice.errors import ApplicationError
 from practice.forms import MobileField
 from practice.models import Client, Location, Practice, Practitioner
 from practice.timezones import local_to_aware, validate_reasonable_day
-from scheduling.models import TYPE_MINUTES_MAX, TYPE_MINUTES_MIN, AppointmentType, validate_colour, validate_type_name
-from scheduling.services import SETTABLE_STATUSES, ends_after
+from scheduling.models import (
+    SERIES_WEEKS_MAX,
+    TYPE_MINUTES_MAX,
+    TYPE_MINUTES_MIN,
+    AppointmentType,
+    validate_colour,
+    validate_type_name,
+)
+from scheduling.services import SERIES_COUNT_MAX, SERIES_COUNT_MIN, SETTABLE_STATUSES, SeriesRule, ends_after
 from telehealth.models import ConnectionStatus
 
 DURATION_HELP = "Minutes. Leave empty for the appointment type's usual length."
+REPEAT_WEEKS_ERROR = f"Repeat every 1 to {SERIES_WEEKS_MAX} weeks."
+REPEAT_COUNT_ERROR = f"A series has {SERIES_COUNT_MIN} to {SERIES_COUNT_MAX} appointments, this one included."
 
 
 class _WhenFields(forms.Form):
@@ -63,6 +74,19 @@ class BookingForm(_WhenFields):
     new_create_anyway = forms.BooleanField(required=False)
     is_telehealth = forms.BooleanField(label="Telehealth (Zoom meeting)", required=False)
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    # Repeat (optional): every N weeks, M appointments in all or until a date. Nothing is booked before the list
+    # of dates and their clashes has been shown and confirmed.
+    repeat_weeks = forms.IntegerField(
+        label="Repeat every", required=False, min_value=1, max_value=SERIES_WEEKS_MAX,
+        error_messages={"min_value": REPEAT_WEEKS_ERROR, "max_value": REPEAT_WEEKS_ERROR},
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "class": "narrow"}))
+    repeat_count = forms.IntegerField(
+        label="Appointments in all", required=False, min_value=SERIES_COUNT_MIN, max_value=SERIES_COUNT_MAX,
+        error_messages={"min_value": REPEAT_COUNT_ERROR, "max_value": REPEAT_COUNT_ERROR},
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "class": "narrow"}))
+    repeat_until = forms.DateField(label="or until", required=False,
+                                   widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                                   validators=[validate_reasonable_day])
 
     field_order = ["client_query", "client", "new_first_name", "new_last_name", "new_mobile", "new_email",
                    "new_create_anyway",
@@ -97,7 +121,35 @@ class BookingForm(_WhenFields):
                 self.add_error("client_query", "Choose a client, or add a new one below.")
             elif not (cleaned.get("new_first_name") and cleaned.get("new_last_name")):
                 self.add_error("new_last_name", "A new client needs a first and a last name.")
+        self._clean_repeat(cleaned)
         return cleaned
+
+    def _clean_repeat(self, cleaned: dict) -> None:
+        """cleaned_data["repeat"]: the SeriesRule, or None to book one appointment."""
+        cleaned["repeat"] = None
+        if any(name in self.errors for name in ("repeat_weeks", "repeat_count", "repeat_until")):
+            return
+        weeks, count, until = cleaned.get("repeat_weeks"), cleaned.get("repeat_count"), cleaned.get("repeat_until")
+        if weeks is None:
+            if count is not None or until is not None:
+                self.add_error("repeat_weeks", "Say how many weeks apart the appointments are, or clear the repeat.")
+            return
+        if count is None and until is None:
+            self.add_error("repeat_count", "Say how many appointments in all, or the date to repeat until.")
+            return
+        if count is not None and until is not None:
+            self.add_error("repeat_until", "Give a number of appointments or an end date, not both.")
+            return
+        first_day = cleaned.get("date")
+        if first_day is None:
+            return
+        rule = SeriesRule(interval_weeks=weeks, count=count, until=until)
+        try:
+            rule.days(first_day)
+        except ApplicationError as exc:
+            self.add_error("repeat_until" if until is not None else "repeat_count", exc.message)
+            return
+        cleaned["repeat"] = rule
 
     @property
     def new_client_fields(self) -> dict:
@@ -110,9 +162,22 @@ class BookingForm(_WhenFields):
         }
 
 
+class SeriesScope(models.TextChoices):
+    THIS = "this", "This appointment only"
+    FOLLOWING = "following", "This and following"
+
+
+def _scope_field(element_id: str) -> forms.ChoiceField:
+    """Shown only for an appointment in a series; anything else is this appointment only. The move and cancel
+    forms share the panel, so each has its own element id."""
+    return forms.ChoiceField(label="Apply to", choices=SeriesScope.choices, initial=SeriesScope.THIS,
+                             required=False, widget=forms.RadioSelect(attrs={"id": element_id}))
+
+
 class MoveForm(_WhenFields):
     practitioner = forms.ModelChoiceField(queryset=Practitioner.objects.none())
     location = forms.ModelChoiceField(queryset=Location.objects.none())
+    scope = _scope_field("id_move_scope")
 
     def __init__(self, *args, practitioners, appointment, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -137,6 +202,7 @@ class StatusForm(forms.Form):
 
 class CancelForm(forms.Form):
     reason = forms.CharField(max_length=200, required=False)
+    scope = _scope_field("id_cancel_scope")
 
 
 

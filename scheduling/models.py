@@ -70,6 +70,28 @@ class Status(models.TextChoices):
     DID_NOT_ATTEND = "dna", "Did not attend"
 
 
+SERIES_WEEKS_MAX = 12  # "repeat every N weeks": a course of treatment, not a standing booking for ever
+
+
+class AppointmentSeries(models.Model):
+    """Appointments booked together as a repeat ("every N weeks"), so they can be moved or cancelled together.
+
+    The rule that made the dates is not kept: each appointment is an ordinary appointment that may be moved or
+    cancelled on its own; the series only ties them for "this and following".
+    """
+
+    interval_weeks = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(SERIES_WEEKS_MAX)])
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name_plural = "appointment series"
+
+    def __str__(self) -> str:
+        return f"Series #{self.pk} (every {self.interval_weeks} week{'s' if self.interval_weeks > 1 else ''})"
+
+
 class Appointment(models.Model):
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="appointments")
     practitioner = models.ForeignKey(Practitioner, on_delete=models.PROTECT, related_name="appointments")
@@ -83,6 +105,8 @@ class Appointment(models.Model):
     # The appointment's current Zoom meeting; earlier ones keep their own rows until Zoom deleted them.
     zoom_meeting = models.OneToOneField(ZoomMeeting, null=True, blank=True, on_delete=models.PROTECT,
                                         related_name="appointment")
+    series = models.ForeignKey(AppointmentSeries, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="appointments")
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)

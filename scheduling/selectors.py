@@ -22,7 +22,7 @@ from practice import roles
 from practice.models import Location, Practice, Practitioner, WorkingHours
 from practice.timezones import day_bounds
 from scheduling import diary_html
-from scheduling.models import Appointment, Status
+from scheduling.models import Appointment, AppointmentSeries, Status
 
 SLOT_MINUTES = diary_html.SLOT_MINUTES
 ENTRY_FIELDS = (
@@ -251,6 +251,18 @@ def bookable_practitioners(user: User) -> QuerySet[Practitioner]:
     if roles.can_manage_all_appointments(user):
         return practitioners
     return practitioners.filter(user=user)
+
+
+def series_summary(appointment: Appointment) -> str:
+    """"Every 2 weeks · 3 of 6" for an appointment in a series, counting the series' appointments not cancelled."""
+    series = AppointmentSeries.objects.only("interval_weeks").get(appointments=appointment)
+    weeks = series.interval_weeks
+    every = "Every week" if weeks == 1 else f"Every {weeks} weeks"
+    booked = list(Appointment.objects.filter(series=series).exclude(status=Status.CANCELLED)
+                  .order_by("starts_at").values_list("pk", flat=True))
+    if appointment.pk not in booked:
+        return f"{every} · {len(booked)} booked"
+    return f"{every} · {booked.index(appointment.pk) + 1} of {len(booked)}"
 
 
 def diary_url(day: date, **params) -> str:

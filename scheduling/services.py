@@ -6,8 +6,9 @@ recorded as a row to create or delete, and Zoom is called only after the transac
 (telehealth.services), so a Zoom failure never loses or half-changes an appointment.
 """
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -18,7 +19,16 @@ from practice.audit import audit_record, field_changes
 from practice.errors import ApplicationError
 from practice.models import Client, Location, Practice, Practitioner, WorkingHours
 from practice.services import client_create
-from scheduling.models import NO_OVERLAP_CONSTRAINT, Appointment, AppointmentType, Status
+from practice.timezones import local_to_aware
+from scheduling.models import (
+    NO_OVERLAP_CONSTRAINT,
+    SERIES_WEEKS_MAX,
+    Appointment,
+    AppointmentSeries,
+    AppointmentType,
+    Status,
+)
+from scheduling.selectors import can_change_appointment
 from telehealth import services as telehealth
 from telehealth.models import MeetingState
 
@@ -46,15 +56,20 @@ def _describe(appointment: Appointment, zone) -> str:
     return f"{start:%a %d %b %H:%M}–{end:%H:%M}"
 
 
-def _ensure_slot_free(*, practitioner: Practitioner, starts_at: datetime, ends_at: datetime,
-                      exclude_pk: int | None, zone) -> None:
-    clash = (
+def _slot_clash(*, practitioner: Practitioner, starts_at: datetime, ends_at: datetime,
+                exclude_pk: int | None) -> Appointment | None:
+    """The practitioner's own booking overlapping this time, if any."""
+    return (
         Appointment.objects.filter(practitioner=practitioner, starts_at__lt=ends_at, ends_at__gt=starts_at)
         .exclude(status=Status.CANCELLED)
         .exclude(pk=exclude_pk or 0)
-        .select_related("client")
         .first()
     )
+
+
+def _ensure_slot_free(*, practitioner: Practitioner, starts_at: datetime, ends_at: datetime,
+                      exclude_pk: int | None, zone) -> None:
+    clash = _slot_clash(practitioner=practitioner, starts_at=starts_at, ends_at=ends_at, exclude_pk=exclude_pk)
     if clash is not None:
         raise ApplicationError(
             f"{practitioner} already has an appointment at {_describe(clash, zone)}. Choose another time.",
@@ -134,6 +149,11 @@ def _validate_active(*, practitioner: Practitioner, location: Location) -> None:
         raise ApplicationError(f"The location {location} is no longer in use.", code="inactive")
 
 
+def _validate_type_offered(appointment_type: AppointmentType) -> None:
+    if not appointment_type.is_active:
+        raise ApplicationError(f"The appointment type {appointment_type} is no longer offered.", code="inactive")
+
+
 @transaction.atomic
 def appointment_book(
     *,
@@ -147,15 +167,18 @@ def appointment_book(
     notes: str = "",
     new_client: dict | None = None,
     is_telehealth: bool = False,
+    series: AppointmentSeries | None = None,
 ) -> BookingResult:
-    """Book ``client``, or first add ``new_client`` (the quick-add fields); both or neither are saved."""
+    """Book ``client``, or first add ``new_client`` (the quick-add fields); both or neither are saved.
+
+    ``series`` ties the appointment to a repeat booked by series_book, which books every date through here.
+    """
     zone = Practice.load().zone
     if ends_at is None:
         ends_at = ends_after(starts_at, appointment_type.default_duration)
     starts_at, ends_at = _validate_times(starts_at, ends_at)
     _validate_active(practitioner=practitioner, location=location)
-    if not appointment_type.is_active:
-        raise ApplicationError(f"The appointment type {appointment_type} is no longer offered.", code="inactive")
+    _validate_type_offered(appointment_type)
     _ensure_slot_free(practitioner=practitioner, starts_at=starts_at, ends_at=ends_at, exclude_pk=None, zone=zone)
     if client is None:
         if not new_client:
@@ -163,7 +186,7 @@ def appointment_book(
         client = client_create(actor=actor, **new_client)
     appointment = Appointment(
         client=client, practitioner=practitioner, location=location, appointment_type=appointment_type,
-        starts_at=starts_at, ends_at=ends_at, notes=notes, created_by=actor, updated_by=actor,
+        starts_at=starts_at, ends_at=ends_at, notes=notes, created_by=actor, updated_by=actor, series=series,
     )
     if is_telehealth:
         _plan_telehealth(appointment, zone=zone)
@@ -172,7 +195,8 @@ def appointment_book(
         actor=actor, action="appointment.booked", obj=appointment,
         summary=f"Booked with {practitioner} at {_describe(appointment, zone)}",
         changes={"practitioner": practitioner.pk, "location": location.pk, "type": appointment_type.pk,
-                 "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat(), "telehealth": is_telehealth},
+                 "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat(), "telehealth": is_telehealth,
+                 **({"series": series.pk} if series is not None else {})},
     )
     return BookingResult(appointment, _working_hours_warnings(
         practitioner=practitioner, starts_at=starts_at, ends_at=ends_at, zone=zone))
@@ -299,17 +323,24 @@ def _plan_telehealth(appointment: Appointment, *, zone, replacing: bool = False)
     appointment.is_telehealth = True
 
 
-def _ensure_zoom_user_free(appointment: Appointment, *, host_user: str, zone) -> None:
-    """R3: a Basic Zoom user runs one meeting at a time, also when colleagues share that Zoom user."""
-    clash = (
+def _zoom_user_clash(*, host_user: str, starts_at: datetime, ends_at: datetime,
+                     exclude_pk: int | None) -> Appointment | None:
+    """R3: the telehealth appointment already using this Zoom user at this time, if any."""
+    return (
         Appointment.objects.filter(is_telehealth=True, zoom_meeting__host_user__iexact=host_user,
                                    zoom_meeting__state__in=(MeetingState.PENDING_CREATE, MeetingState.ACTIVE),
-                                   starts_at__lt=appointment.ends_at, ends_at__gt=appointment.starts_at)
+                                   starts_at__lt=ends_at, ends_at__gt=starts_at)
         .exclude(status=Status.CANCELLED)
-        .exclude(pk=appointment.pk)
+        .exclude(pk=exclude_pk or 0)
         .select_related("practitioner")
         .first()
     )
+
+
+def _ensure_zoom_user_free(appointment: Appointment, *, host_user: str, zone) -> None:
+    """R3: a Basic Zoom user runs one meeting at a time, also when colleagues share that Zoom user."""
+    clash = _zoom_user_clash(host_user=host_user, starts_at=appointment.starts_at, ends_at=appointment.ends_at,
+                             exclude_pk=appointment.pk)
     if clash is not None:
         raise ApplicationError(
             f"The Zoom user {host_user} is on a Basic plan, which runs one meeting at a time, and already has "
@@ -419,3 +450,275 @@ def appointment_type_update(*, actor: User, appointment_type: AppointmentType, n
         audit_record(actor=actor, action="appointment_type.changed", obj=locked,
                      summary=f"Appointment type {locked.name} changed", changes=changes)
     return locked
+
+
+# Repeat bookings (series) --------------------------------------------------------------------------------------
+#
+# "Repeat every N weeks, M times (or until a date)": series_plan lists every date with what stops it being
+# booked, saving nothing; series_book books only the dates the user confirmed, each through appointment_book in
+# its own transaction, checking each again as it saves. Outside working hours is a clash here (skipped), not the
+# warning a single booking gets: a repeat is confirmed as a list, and "only the free dates are booked".
+
+SERIES_COUNT_MIN, SERIES_COUNT_MAX = 2, 52
+
+
+def _one_year_after(day: date) -> date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 1, day=28)
+
+
+@dataclass(frozen=True)
+class SeriesRule:
+    """Every ``interval_weeks`` weeks from the first day: ``count`` appointments in all, or ``until`` a last day."""
+
+    interval_weeks: int
+    count: int | None = None
+    until: date | None = None
+
+    def days(self, first_day: date) -> list[date]:
+        """The series' days, the first included; refused with the reason when the rule is out of bounds."""
+        if not 1 <= self.interval_weeks <= SERIES_WEEKS_MAX:
+            raise ApplicationError(f"Repeat every 1 to {SERIES_WEEKS_MAX} weeks.", code="series_interval")
+        if self.count is not None and self.until is None:
+            if not SERIES_COUNT_MIN <= self.count <= SERIES_COUNT_MAX:
+                raise ApplicationError(f"A series has {SERIES_COUNT_MIN} to {SERIES_COUNT_MAX} appointments, "
+                                       "this one included.", code="series_count")
+            return [first_day + timedelta(weeks=self.interval_weeks * index) for index in range(self.count)]
+        if self.until is not None and self.count is None:
+            return self._days_until(first_day, self.until)
+        raise ApplicationError("Say how many appointments in all, or the date to repeat until (one of the two).",
+                               code="series_end")
+
+    def _days_until(self, first_day: date, until: date) -> list[date]:
+        if until <= first_day:
+            raise ApplicationError("The repeat-until date must be after the first appointment.", code="series_until")
+        if until > _one_year_after(first_day):
+            raise ApplicationError("Repeat until a date at most a year after the first appointment.",
+                                   code="series_until")
+        days = []
+        day = first_day
+        while day <= until:
+            days.append(day)
+            day += timedelta(weeks=self.interval_weeks)
+        if len(days) < SERIES_COUNT_MIN:
+            raise ApplicationError(f"Only the first appointment falls by {until:%d %b %Y}: choose a later date, "
+                                   "or book without repeating.", code="series_until")
+        if len(days) > SERIES_COUNT_MAX:
+            raise ApplicationError(f"That makes {len(days)} appointments; a series has at most {SERIES_COUNT_MAX}. "
+                                   "Choose an earlier date.", code="series_count")
+        return days
+
+
+@dataclass(frozen=True)
+class SeriesDate:
+    """One date of a series, with every reason it cannot be booked (none: it is free)."""
+
+    day: date
+    starts_at: datetime | None  # None when the time does not exist that day (clocks go forward)
+    ends_at: datetime | None
+    clashes: tuple[str, ...] = ()
+
+    @property
+    def is_free(self) -> bool:
+        return not self.clashes
+
+
+def _series_dates(*, rule: SeriesRule, first_day: date, start_time: time, minutes: int, zone) -> list[SeriesDate]:
+    """Each day at the same wall-clock time in the practice's zone, lasting ``minutes`` of real time."""
+    dates = []
+    for day in rule.days(first_day):
+        try:
+            starts_at = local_to_aware(day, start_time, zone)
+        except ValidationError:
+            dates.append(SeriesDate(day, None, None, (
+                f"{start_time:%H:%M} does not exist that day: the clocks go forward.",)))
+            continue
+        dates.append(SeriesDate(day, starts_at.astimezone(UTC), ends_after(starts_at, minutes)))
+    return dates
+
+
+def _times(starts_at: datetime, ends_at: datetime, zone) -> str:
+    return f"{timezone.localtime(starts_at, zone):%H:%M}–{timezone.localtime(ends_at, zone):%H:%M}"
+
+
+def _series_clashes(*, practitioner: Practitioner, starts_at: datetime, ends_at: datetime, is_telehealth: bool,
+                    zone) -> tuple[str, ...]:
+    """What stops this date being booked: the practitioner's own bookings, working hours, and for telehealth a
+    past time (R6) and the Basic-plan overlap (R3)."""
+    clashes = []
+    taken = _slot_clash(practitioner=practitioner, starts_at=starts_at, ends_at=ends_at, exclude_pk=None)
+    if taken is not None:
+        clashes.append(f"{practitioner} already has an appointment {_times(taken.starts_at, taken.ends_at, zone)}.")
+    if _working_hours_warnings(practitioner=practitioner, starts_at=starts_at, ends_at=ends_at, zone=zone):
+        clashes.append(f"Outside {practitioner}'s working hours.")
+    if is_telehealth:
+        if starts_at <= timezone.now():
+            clashes.append("In the past: telehealth meetings can only be made for future times.")
+        connection = getattr(practitioner, "zoom_connection", None)
+        if connection is not None and connection.is_basic:
+            meeting = _zoom_user_clash(host_user=connection.zoom_user, starts_at=starts_at, ends_at=ends_at,
+                                       exclude_pk=None)
+            if meeting is not None:
+                clashes.append(f"The Zoom user {connection.zoom_user} is on a Basic plan (one meeting at a time) "
+                               f"and has the telehealth appointment with {meeting.practitioner} "
+                               f"{_times(meeting.starts_at, meeting.ends_at, zone)}.")
+    return tuple(clashes)
+
+
+def _validate_series(*, practitioner: Practitioner, location: Location, appointment_type: AppointmentType,
+                     is_telehealth: bool) -> None:
+    """What would refuse every date alike is refused once, for the whole series."""
+    _validate_active(practitioner=practitioner, location=location)
+    _validate_type_offered(appointment_type)
+    if is_telehealth:
+        telehealth.connection_for_telehealth(practitioner)
+
+
+def series_plan(*, practitioner: Practitioner, location: Location, appointment_type: AppointmentType,
+                first_day: date, start_time: time, minutes: int, rule: SeriesRule,
+                is_telehealth: bool = False) -> list[SeriesDate]:
+    """Every date of the repeat, each with its clashes. Reads only: nothing is saved until series_book."""
+    zone = Practice.load().zone
+    _validate_series(practitioner=practitioner, location=location, appointment_type=appointment_type,
+                     is_telehealth=is_telehealth)
+    return [
+        replace(planned, clashes=_series_clashes(practitioner=practitioner, starts_at=planned.starts_at,
+                                                 ends_at=planned.ends_at, is_telehealth=is_telehealth, zone=zone))
+        if planned.starts_at is not None and planned.ends_at is not None else planned
+        for planned in _series_dates(rule=rule, first_day=first_day, start_time=start_time, minutes=minutes,
+                                     zone=zone)
+    ]
+
+
+@dataclass
+class SeriesBooking:
+    series: AppointmentSeries | None  # None when no date could be booked
+    booked: list[Appointment]
+    skipped: list[SeriesDate]  # confirmed dates that clashed by the time they were saved, with why
+
+
+def series_book(*, actor: User, client: Client | None, new_client: dict | None = None, practitioner: Practitioner,
+                location: Location, appointment_type: AppointmentType, first_day: date, start_time: time,
+                minutes: int, rule: SeriesRule, days: Collection[date], notes: str = "",
+                is_telehealth: bool = False) -> SeriesBooking:
+    """Book the confirmed ``days`` of the repeat, each in its own transaction through appointment_book.
+
+    Not atomic as a whole, on purpose: a date taken since the list was shown is skipped and reported and the others
+    are still booked. Each date is checked again as it is saved, so nothing is double-booked. A new client is
+    added with the first date booked. Telehealth gets one Zoom meeting per appointment (R5), made after each commit.
+    """
+    zone = Practice.load().zone
+    _validate_series(practitioner=practitioner, location=location, appointment_type=appointment_type,
+                     is_telehealth=is_telehealth)
+    wanted = set(days)
+    outcome = SeriesBooking(series=None, booked=[], skipped=[])
+    for planned in _series_dates(rule=rule, first_day=first_day, start_time=start_time, minutes=minutes, zone=zone):
+        if planned.day not in wanted:
+            continue
+        if planned.starts_at is None or planned.ends_at is None:
+            outcome.skipped.append(planned)
+            continue
+        starts_series = outcome.series is None
+        try:
+            with transaction.atomic():
+                clashes = _series_clashes(practitioner=practitioner, starts_at=planned.starts_at,
+                                          ends_at=planned.ends_at, is_telehealth=is_telehealth, zone=zone)
+                if clashes:
+                    raise ApplicationError(" ".join(clashes), code="conflict")
+                if outcome.series is None:
+                    outcome.series = AppointmentSeries.objects.create(interval_weeks=rule.interval_weeks,
+                                                                      created_by=actor)
+                result = appointment_book(
+                    actor=actor, client=client, new_client=new_client, practitioner=practitioner,
+                    location=location, appointment_type=appointment_type, starts_at=planned.starts_at,
+                    ends_at=planned.ends_at, notes=notes, is_telehealth=is_telehealth, series=outcome.series)
+        except ApplicationError as exc:
+            if starts_series:
+                outcome.series = None  # rolled back with this date
+            outcome.skipped.append(replace(planned, clashes=(exc.message,)))
+            continue
+        outcome.booked.append(result.appointment)
+        client, new_client = result.appointment.client, None
+    return outcome
+
+
+@dataclass
+class SeriesChange:
+    """What "this and following" did: the appointments changed, and those skipped with why."""
+
+    changed: list[BookingResult]
+    skipped: list[tuple[Appointment, str]]
+
+
+def _this_and_following(appointment: Appointment) -> list[Appointment]:
+    if appointment.series_id is None:
+        raise ApplicationError("This appointment is not part of a series.", code="no_series")
+    return list(
+        Appointment.objects.filter(series_id=appointment.series_id, starts_at__gte=appointment.starts_at)
+        .exclude(status=Status.CANCELLED)
+        .select_related("practitioner", "location")
+        .order_by("starts_at")
+    )
+
+
+def _wall_clock(moment: datetime, zone) -> datetime:
+    return timezone.localtime(moment, zone).replace(tzinfo=None)
+
+
+def series_move_following(*, actor: User, appointment: Appointment, starts_at: datetime, ends_at: datetime,
+                          practitioner: Practitioner, location: Location) -> SeriesChange:
+    """Move this appointment as asked and shift each later one in its series by the same wall-clock change.
+
+    Each goes through appointment_move on its own (R7 re-creates a telehealth meeting, R8 drops it for another
+    practitioner); one that would clash is skipped and reported, the others are still moved. "Same change" is on
+    the wall clock: a week later at 11:00 instead of 10:00 stays 11:00 across a daylight-saving change.
+    """
+    zone = Practice.load().zone
+    appointment = Appointment.objects.get(pk=appointment.pk)
+    targets = _this_and_following(appointment)
+    shift = _wall_clock(starts_at, zone) - _wall_clock(appointment.starts_at, zone)
+    new_duration = ends_at - starts_at
+    duration_changed = new_duration != appointment.duration
+    # Moving later, the last goes first (and earlier, the first) so the series never clashes with itself.
+    if shift > timedelta(0):
+        targets.reverse()
+    outcome = SeriesChange(changed=[], skipped=[])
+    for target in targets:
+        if target.pk == appointment.pk:
+            new_start, new_end = starts_at, ends_at
+        else:
+            wanted = _wall_clock(target.starts_at, zone) + shift
+            try:
+                new_start = local_to_aware(wanted.date(), wanted.time(), zone)
+            except ValidationError as exc:
+                outcome.skipped.append((target, exc.messages[0]))
+                continue
+            new_end = new_start.astimezone(UTC) + (new_duration if duration_changed else target.duration)
+        if not can_change_appointment(actor, target):
+            outcome.skipped.append((target, f"Only {target.practitioner} or the front desk can change it."))
+            continue
+        try:
+            outcome.changed.append(appointment_move(actor=actor, appointment=target, starts_at=new_start,
+                                                    ends_at=new_end, practitioner=practitioner, location=location))
+        except ApplicationError as exc:
+            outcome.skipped.append((target, exc.message))
+    outcome.changed.sort(key=lambda result: result.appointment.starts_at)
+    outcome.skipped.sort(key=lambda skipped: skipped[0].starts_at)
+    return outcome
+
+
+def series_cancel_following(*, actor: User, appointment: Appointment, reason: str = "") -> SeriesChange:
+    """Cancel this appointment and each later one in its series, each through appointment_cancel (R10)."""
+    outcome = SeriesChange(changed=[], skipped=[])
+    for target in _this_and_following(Appointment.objects.get(pk=appointment.pk)):
+        if not can_change_appointment(actor, target):
+            outcome.skipped.append((target, f"Only {target.practitioner} or the front desk can change it."))
+            continue
+        try:
+            outcome.changed.append(BookingResult(appointment_cancel(actor=actor, appointment=target, reason=reason)))
+        except ApplicationError as exc:
+            outcome.skipped.append((target, exc.message))
+    return outcome
+

@@ -1,9 +1,11 @@
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.contrib import messages
 from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -16,7 +18,7 @@ from practice.models import Location, Practice, Practitioner
 from practice.selectors import client_matches, client_possible_duplicates, client_search_chosen
 from practice.timezones import parse_day
 from scheduling import diary_html, selectors, services
-from scheduling.forms import AppointmentTypeForm, BookingForm, CancelForm, MoveForm, StatusForm
+from scheduling.forms import AppointmentTypeForm, BookingForm, CancelForm, MoveForm, SeriesScope, StatusForm
 from scheduling.models import Appointment, AppointmentType, Status
 from telehealth import selectors as telehealth_selectors
 from telehealth import services as telehealth_services
@@ -112,13 +114,102 @@ def _booking_initial(request: AuthedRequest, practice: Practice, practitioners) 
     return initial
 
 
+# Buttons that redisplay the booking form with what was typed, booking nothing: "Find" (client search without
+# JavaScript), "Change" client, and "Change" on the list of a repeat's dates.
+REDISPLAY_BUTTONS = ("find", "change_client", "use_client", "edit_repeat")
+# Posted by the repeat's list of dates, not carried back into it.
+SERIES_CONFIRM_FIELDS = ("csrfmiddlewaretoken", "series_dates", "series_confirm", "edit_repeat")
+
+
+def _series_args(form: BookingForm) -> dict[str, Any]:
+    data = form.cleaned_data
+    return {
+        "practitioner": data["practitioner"], "location": data["location"],
+        "appointment_type": data["appointment_type"], "first_day": data["date"], "start_time": data["start_time"],
+        "minutes": int((data["ends_at"] - data["starts_at"]).total_seconds() // 60), "rule": data["repeat"],
+        "is_telehealth": data["is_telehealth"],
+    }
+
+
+def _posted_days(request: AuthedRequest) -> list[date]:
+    days = []
+    for value in request.POST.getlist("series_dates"):
+        try:
+            days.append(date.fromisoformat(value))
+        except ValueError:
+            continue  # not a date this page wrote; only the series' own dates can be booked anyway
+    return days
+
+
+def _repeat_step(request: AuthedRequest, form: BookingForm) -> HttpResponse | None:
+    """A repeat: first the list of dates with their clashes; once confirmed, book the free ones only.
+
+    None when the service refused the whole series (the reason is then on the form).
+    """
+    data, zone, args = form.cleaned_data, request.practice.zone, _series_args(form)
+    try:
+        if "series_confirm" in request.POST:
+            outcome = services.series_book(
+                actor=request.user, client=data["client"],
+                new_client=None if data["client"] else form.new_client_fields,
+                days=_posted_days(request), notes=data["notes"], **args)
+            if outcome.booked:
+                _report_series(request, form, outcome, posted=set(_posted_days(request)))
+                first = outcome.booked[0]
+                return done(request, selectors.diary_url(timezone.localtime(first.starts_at, zone).date(),
+                                                          open=first.pk))
+            messages.error(request, "Nothing was booked: the dates were taken since the list was shown. "
+                                    "The list below is up to date.")
+        plan = services.series_plan(**args)
+    except ApplicationError as exc:
+        form.add_error(None, exc.message)
+        return None
+    client = data["client"]
+    free = [item for item in plan if item.is_free]
+    return render_page(request, "scheduling/_series_confirm.html", {
+        "title": "Repeat booking: check the dates", "plan": plan, "free_count": len(free),
+        "client_name": str(client) if client else " ".join(
+            (form.new_client_fields["first_name"], form.new_client_fields["last_name"])),
+        "data": data, "minutes": args["minutes"],
+        "carried": [(name, value) for name, values in request.POST.lists() if name not in SERIES_CONFIRM_FIELDS
+                    for value in values],
+    })
+
+
+def _report_series(request: AuthedRequest, form: BookingForm, outcome: services.SeriesBooking, *,
+                   posted: set[date]) -> None:
+    """Say what was booked, which dates were not (listed as clashes, or taken since), and what Zoom is doing."""
+    zone, data = request.practice.zone, form.cleaned_data
+    booked = outcome.booked
+    first, last = (timezone.localtime(appointment.starts_at, zone) for appointment in (booked[0], booked[-1]))
+    weeks = data["repeat"].interval_weeks
+    every = "every week" if weeks == 1 else f"every {weeks} weeks"
+    messages.success(request, f"Booked {len(booked)} appointment{pluralize(len(booked))} for {booked[0].client} "
+                              f"with {booked[0].practitioner}, {every}: "
+                              f"{first:%a %d %b} to {last:%a %d %b %Y}, at {first:%H:%M}.")
+    listed = [day for day in data["repeat"].days(data["date"]) if day not in posted]
+    if listed:
+        messages.warning(request, "Not booked, as listed before booking: "
+                                  f"{', '.join(f'{day:%a %d %b}' for day in listed)}.")
+    if outcome.skipped:
+        messages.warning(request, "Taken since the list was shown, so not booked: " + "; ".join(
+            f"{item.day:%a %d %b} ({' '.join(item.clashes)})" for item in outcome.skipped))
+    if data["is_telehealth"]:
+        messages.info(request, f"A Zoom meeting is being created for each of the {len(booked)} telehealth "
+                               "appointments. Send each client the details from the appointment.")
+
+
 def appointment_new(request: AuthedRequest) -> HttpResponse:
     practice = request.practice
     practitioners = selectors.bookable_practitioners(request.user)
     query, chosen = "", None
-    if request.method == "POST" and not ({"find", "change_client", "use_client"} & request.POST.keys()):
+    if request.method == "POST" and not any(name in request.POST for name in REDISPLAY_BUTTONS):
         form = BookingForm(request.POST, practice=practice, practitioners=practitioners)
-        if form.is_valid():
+        if form.is_valid() and form.cleaned_data["repeat"] is not None:
+            response = _repeat_step(request, form)
+            if response is not None:
+                return response
+        elif form.is_valid():
             data = form.cleaned_data
             try:
                 result = services.appointment_book(
@@ -208,6 +299,8 @@ def _detail_context(request: AuthedRequest, appointment, *, move_form: MoveForm 
         )
         context["status_form"] = StatusForm(initial={"status": appointment.status})
         context["cancel_form"] = CancelForm()
+    if appointment.series_id:
+        context["series_summary"] = selectors.series_summary(appointment)
     return context
 
 
@@ -251,6 +344,8 @@ def appointment_move(request: AuthedRequest, pk: int) -> HttpResponse:
                            _detail_context(request, appointment, move_form=form))
 
     data = form.cleaned_data
+    if data.get("scope") == SeriesScope.FOLLOWING and appointment.series_id:
+        return _move_following(request, appointment, form)
     try:
         result = services.appointment_move(
             actor=request.user, appointment=appointment, starts_at=data["starts_at"], ends_at=data["ends_at"],
@@ -284,6 +379,49 @@ def appointment_move(request: AuthedRequest, pk: int) -> HttpResponse:
     return done(request, selectors.diary_url(timezone.localtime(result.appointment.starts_at).date()))
 
 
+def _series_list(items, zone) -> str:
+    return "; ".join(f"{timezone.localtime(appointment.starts_at, zone):%a %d %b %H:%M} ({reason})"
+                     for appointment, reason in items)
+
+
+def _move_following(request: AuthedRequest, appointment, form: MoveForm) -> HttpResponse:
+    """"This and following": each appointment of the series from this one on moves by the same change."""
+    data, zone = form.cleaned_data, request.practice.zone
+    try:
+        outcome = services.series_move_following(
+            actor=request.user, appointment=appointment, starts_at=data["starts_at"], ends_at=data["ends_at"],
+            practitioner=data["practitioner"], location=data["location"])
+    except ApplicationError as exc:
+        outcome = None
+        form.add_error(None, exc.message)
+    if outcome is not None and not outcome.changed:
+        form.add_error(None, f"Nothing was moved: {_series_list(outcome.skipped, zone)}.")
+    if outcome is None or not outcome.changed:
+        return render_page(request, "scheduling/_appointment_detail.html",
+                           _detail_context(request, appointment, move_form=form))
+    moved = len(outcome.changed)
+    messages.success(request, f"Moved {moved} appointment{pluralize(moved)} of the series: this one and the "
+                              "following.")
+    if outcome.skipped:
+        messages.warning(request, f"Not moved ({len(outcome.skipped)}): {_series_list(outcome.skipped, zone)}.")
+    outside = [result.appointment for result in outcome.changed if result.warnings]
+    if outside:
+        messages.warning(request, f"Outside {data['practitioner']}'s working hours: "
+                                  f"{', '.join(f'{timezone.localtime(a.starts_at, zone):%a %d %b}' for a in outside)}.")
+    recreated = sum(result.telehealth == services.TelehealthChange.RECREATED for result in outcome.changed)
+    if recreated:
+        # R7 for each: nothing is sent to the clients automatically.
+        messages.info(request, f"The Zoom meetings of {recreated} telehealth appointment{pluralize(recreated)} are "
+                               "being re-created for the new times. The old links, meeting IDs and passcodes no "
+                               "longer work. Send each client the new details from the appointment.")
+    removed = sum(result.telehealth == services.TelehealthChange.REMOVED for result in outcome.changed)
+    if removed:
+        messages.warning(request, "Telehealth is not supported when an appointment moves to another practitioner: "
+                                  f"the Zoom meetings of {removed} appointment{pluralize(removed)} were deleted and "
+                                  "Telehealth unticked. The clients were not notified.")
+    return done(request, selectors.diary_url(timezone.localtime(data["starts_at"], zone).date()))
+
+
 @require_POST
 def appointment_status(request: AuthedRequest, pk: int) -> HttpResponse:
     form = StatusForm(request.POST)
@@ -303,11 +441,28 @@ def appointment_cancel(request: AuthedRequest, pk: int) -> HttpResponse:
     form = CancelForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
 
+    following = form.is_valid() and form.cleaned_data["scope"] == SeriesScope.FOLLOWING
+
     def cancel(appointment) -> str:
+        if following and appointment.series_id:
+            return _cancel_following(request, appointment, reason)
         services.appointment_cancel(actor=request.user, appointment=appointment, reason=reason)
         return "Appointment cancelled. The time is free to book again."
 
     return _act(request, pk, cancel)
+
+
+def _cancel_following(request: AuthedRequest, appointment, reason: str) -> str:
+    zone = request.practice.zone
+    outcome = services.series_cancel_following(actor=request.user, appointment=appointment, reason=reason)
+    if not outcome.changed:
+        raise ApplicationError(f"Nothing was cancelled: {_series_list(outcome.skipped, zone)}.")
+    cancelled = len(outcome.changed)
+    message = (f"Cancelled {cancelled} appointment{pluralize(cancelled)} of the series: this one and the following. "
+               "The times are free to book again.")
+    if outcome.skipped:
+        message += f" Not cancelled: {_series_list(outcome.skipped, zone)}."
+    return message
 
 
 @require_POST

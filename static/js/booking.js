@@ -113,3 +113,12 @@
     if (row > 0 && slot) diary.scrollTop = row * slot.getBoundingClientRect().height;
   });
 })();
+
+// A repeat's list of dates replaces the long booking form in the panel: show it from its top, not from where the
+// form was scrolled to.
+(function () {
+  "use strict";
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.target.id === "panel" && event.target.querySelector(".series-confirm")) event.target.scrollTop = 0;
+  });
+})();
