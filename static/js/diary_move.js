@@ -27,8 +27,11 @@
     return document.querySelector(".diary[data-first-minute]");
   }
 
+  // Columns a block may go to: the user's to book in, and shown (a phone may show one practitioner at a time).
   function droppableColumns() {
-    return Array.from(document.querySelectorAll(".diary .col[data-droppable]"));
+    return Array.from(document.querySelectorAll(".diary .col[data-droppable]")).filter(function (column) {
+      return column.getClientRects().length > 0;
+    });
   }
 
   function announce(text) {

@@ -330,7 +330,7 @@ def test_the_preview_view_offers_no_save_for_a_clash(client, front_desk, book, p
     url, query = _preview_url(appointment, confirm="1")
     html = client.get(url, query).content.decode()
     assert "Alice Allen already has an appointment at Mon 04 Mar 12:00–12:30" in html
-    assert "Save move" not in html and "Cancel" in html
+    assert "Save move" not in html and "Don’t move" in html
 
 
 def test_the_preview_view_shows_bad_input_as_errors(client, front_desk, book, practitioner_a):
