@@ -549,9 +549,12 @@ def appointment_undo(*, actor: User, token: str) -> UndoResult:
                                "appointment to change it.", code="undo_changed")
     warnings: list[str] = []
     if data["kind"] == "move":
+        practitioner = Practitioner.objects.filter(pk=data["practitioner"]).first()
+        location = Location.objects.filter(pk=data["location"]).first()
+        if practitioner is None or location is None:
+            raise ApplicationError("The practitioner or location it was with no longer exists.", code="undo_gone")
         result = appointment_move(
-            actor=actor, appointment=appointment, practitioner=Practitioner.objects.get(pk=data["practitioner"]),
-            location=Location.objects.get(pk=data["location"]),
+            actor=actor, appointment=appointment, practitioner=practitioner, location=location,
             starts_at=datetime.fromisoformat(data["starts_at"]), ends_at=datetime.fromisoformat(data["ends_at"]))
         appointment, warnings = result.appointment, result.warnings
         message = "Undone: the appointment is back where it was."

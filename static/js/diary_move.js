@@ -134,6 +134,8 @@
         if (move !== current) return;
         const box = dialog();
         box.innerHTML = html;
+        box.removeAttribute("aria-label");
+        box.setAttribute("aria-labelledby", "move-dialog-title");
         box.showModal();
         const save = box.querySelector("[data-move-save]");
         (save || box.querySelector("button")).focus();
@@ -148,6 +150,8 @@
         close.method = "dialog";
         close.innerHTML = '<button class="btn" type="submit">Close</button>';
         box.replaceChildren(text, close);
+        box.removeAttribute("aria-labelledby");
+        box.setAttribute("aria-label", "Move");
         box.showModal();
         close.querySelector("button").focus();
       });
@@ -267,7 +271,11 @@
   // Capture phase: while moving, the arrows belong to the move, not to the grid's own arrow-key navigation.
   window.addEventListener("keydown", function (event) {
     const box = dialog();
-    if (box && box.open) return;
+    if (box && box.open) {
+      // Escape closes the dialog only (the browser does that), not the panel or anything else listening.
+      if (event.key === "Escape") event.stopPropagation();
+      return;
+    }
     if (move && move.keyboard && !move.confirming) {
       const keys = {
         ArrowUp: function () { if (!event.shiftKey) move.startShift -= 1; move.endShift -= 1; },

@@ -53,6 +53,16 @@ def dialog(page):
     return page.locator("dialog#move-dialog")
 
 
+def assert_accessible(page, selector: str) -> None:
+    """axe-core finds no critical or serious problem in what this module adds (the rest of the page is not ours)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page, context=selector).response["violations"]
+    serious = [(v["id"], v["impact"], [n["html"][:120] for n in v["nodes"]]) for v in violations
+               if v["impact"] in ("critical", "serious")]
+    assert serious == [], serious
+
+
 def test_drag_a_telehealth_appointment_confirm_r7_then_undo(
     page, live_server, zoom, telehealth_appointment, front_desk, practitioner_a, booking_day,
 ):
@@ -74,6 +84,7 @@ def test_drag_a_telehealth_appointment_confirm_r7_then_undo(
     expect(alice.locator(".move-ghost")).to_contain_text("11:00–11:30")
     expect(page.locator(".panel")).to_be_hidden()  # the drag's click did not open the appointment
     shot(page, "move-01-drag-r7-confirm")
+    assert_accessible(page, "#move-dialog")
     box.get_by_role("button", name="Save move").click()
 
     expect_message(page, "Appointment moved. Undo moves it back to")
@@ -84,6 +95,7 @@ def test_drag_a_telehealth_appointment_confirm_r7_then_undo(
     undo = moved.get_by_role("button", name=re.compile(r"^Undo \(\d+ s\)$"))
     expect(undo).to_be_visible()
     shot(page, "move-02-moved-with-undo")
+    assert_accessible(page, ".messages")
     appointment = Appointment.objects.select_related("zoom_meeting").get(pk=telehealth_appointment.pk)
     assert appointment.starts_at == local(booking_day, time(11))
     second_meeting = appointment.zoom_meeting.zoom_id
@@ -201,6 +213,7 @@ def test_keyboard_move_on_a_phone(page, live_server, plain_appointment, front_de
     expect(box).to_contain_text("10:15–10:45 with Alice Allen")
     expect(box.get_by_role("button", name="Save move")).to_be_focused()
     shot(page, "move-04-phone-keyboard-confirm")
+    assert_accessible(page, "#move-dialog")
     page.keyboard.press("Enter")
 
     expect_message(page, "Appointment moved.")
