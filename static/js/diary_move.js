@@ -193,6 +193,7 @@
   }
 
   document.addEventListener("pointerdown", function (event) {
+    if (move && move.keyboard && !move.confirming) end(false);  // a click elsewhere ends a keyboard move
     if (move || pending || event.button !== 0 || !event.isPrimary) return;
     const block = event.target.closest(".appt[data-move-url]");
     if (!block) return;

@@ -230,6 +230,7 @@ def test_move_from_the_panel_and_undo_a_cancel(page, live_server, plain_appointm
     alice = column(page, practitioner_a)
 
     panel = open_panel(page, alice.locator("a.appt"))
+    shot(page, "move-06-panel-move-button")
     panel.get_by_role("button", name="Move on the diary").click()
     expect(panel).to_be_hidden()
     page.keyboard.press("ArrowUp")
@@ -244,6 +245,7 @@ def test_move_from_the_panel_and_undo_a_cancel(page, live_server, plain_appointm
     panel.locator("#id_start_time").fill("18:00")
     panel.locator("#id_start_time").dispatch_event("change")
     expect(panel.locator(".move-preview")).to_contain_text("This is outside Alice Allen's working hours.")
+    shot(page, "move-07-panel-preview")
 
     panel.locator("details.section > summary", has_text="Cancel appointment").click()
     panel.get_by_role("button", name="Cancel appointment").click()
