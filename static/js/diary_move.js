@@ -240,8 +240,10 @@
     if (move && !move.keyboard) event.preventDefault();
   }, { passive: false });
 
+  // The click that ends a drag (if the browser sends one) is eaten, once: the next one is a real click.
   window.addEventListener("click", function (event) {
     if (Date.now() < suppressClickUntil && event.target.closest(".diary")) {
+      suppressClickUntil = 0;
       event.preventDefault();
       event.stopPropagation();
     }

@@ -139,6 +139,16 @@ def test_drag_to_another_practitioner_warns_r8_and_cancel_changes_nothing(
     assert appointment.practitioner == practitioner_a and appointment.is_telehealth
     assert len(live_meetings(zoom)) == 1
 
+    # The panel's move form says the same before its Save (the issue: R8 used to come as a surprise after it).
+    panel = open_panel(page, alice.locator("a.appt"))
+    panel.locator("details.section > summary", has_text="Move or change time").click()
+    panel.locator("#id_practitioner").select_option(label="Bob Brown")
+    expect(panel.locator(".move-preview")).to_contain_text(
+        "Telehealth will be removed: the Zoom meeting is deleted and Telehealth unticked.")
+    expect(panel.locator(".move-preview")).to_contain_text("The location changes from Telehealth to Clinic.")
+    panel.get_by_role("button", name="Save move").scroll_into_view_if_needed()
+    shot(page, "move-08-panel-r8-preview")
+
 
 def test_resize_by_the_bottom_edge_and_a_click_still_opens_the_appointment(
     page, live_server, plain_appointment, front_desk, practitioner_a, booking_day,
