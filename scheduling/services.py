@@ -519,7 +519,9 @@ def undo_offer_cancel(*, actor: User, appointment: Appointment, previous_status:
 class UndoResult:
     appointment: Appointment
     message: str
-    warnings: list[str] = field(default_factory=list)
+    moved: BookingResult | None = None  # the move back, for its working-hours and R7 messages
+    telehealth_restored: bool = False
+    warnings: list[str] = field(default_factory=list)  # beyond the move's own
 
 
 def _undo_load(token: str) -> dict:
@@ -548,18 +550,17 @@ def appointment_undo(*, actor: User, token: str) -> UndoResult:
         raise ApplicationError("The appointment has changed since, so Undo would overwrite that change. Open the "
                                "appointment to change it.", code="undo_changed")
     warnings: list[str] = []
+    moved = None
     if data["kind"] == "move":
         practitioner = Practitioner.objects.filter(pk=data["practitioner"]).first()
         location = Location.objects.filter(pk=data["location"]).first()
         if practitioner is None or location is None:
             raise ApplicationError("The practitioner or location it was with no longer exists.", code="undo_gone")
-        result = appointment_move(
+        moved = appointment_move(
             actor=actor, appointment=appointment, practitioner=practitioner, location=location,
             starts_at=datetime.fromisoformat(data["starts_at"]), ends_at=datetime.fromisoformat(data["ends_at"]))
-        appointment, warnings = result.appointment, result.warnings
+        appointment = moved.appointment
         message = "Undone: the appointment is back where it was."
-        if result.telehealth == TelehealthChange.RECREATED:
-            message += " A new Zoom meeting is being made for it; send the new details to the client."
         # R8 removed telehealth on the way out: moving back does not bring it back by itself.
         restore_telehealth = data["telehealth"] and not appointment.is_telehealth
     else:
@@ -568,14 +569,16 @@ def appointment_undo(*, actor: User, token: str) -> UndoResult:
             appointment = appointment_set_status(actor=actor, appointment=appointment, status=data["status"])
         message = "Undone: the appointment is booked again."
         restore_telehealth = appointment.is_telehealth  # its meeting went with the cancellation (R10)
+    restored = False
     if restore_telehealth:
         try:
             appointment = appointment_telehealth_add(actor=actor, appointment=appointment)
         except ApplicationError as exc:  # the appointment is back either way; say why Zoom is not
             warnings.append(f"Telehealth could not be restored: {exc.message}")
         else:
-            message += " A new Zoom meeting is being made for it; send its details to the client."
-    return UndoResult(appointment, message, warnings)
+            restored = True
+            message += " Telehealth is back, with a new Zoom meeting: send its details to the client."
+    return UndoResult(appointment, message, moved, restored, warnings)
 
 
 # Appointment types (Options) ----------------------------------------------------------------------------------

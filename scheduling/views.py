@@ -259,6 +259,13 @@ def appointment_move(request: AuthedRequest, pk: int) -> HttpResponse:
         messages.success(request, "Nothing to change: the appointment is already there.")
     else:
         messages.success(request, f"Appointment moved. {offer.text}", extra_tags=_undo_tags(offer))
+    _say_what_the_move_did(request, result)
+    return done(request, _next_url(request) or selectors.diary_url(
+        timezone.localtime(result.appointment.starts_at).date()))
+
+
+def _say_what_the_move_did(request: AuthedRequest, result: services.BookingResult) -> None:
+    """Working hours, and R7 or R8 in words, after a move or the undo of one."""
     for warning in result.warnings:
         messages.warning(request, warning)
     if result.telehealth == services.TelehealthChange.RECREATED:
@@ -279,8 +286,6 @@ def appointment_move(request: AuthedRequest, pk: int) -> HttpResponse:
         messages.warning(request, "Telehealth is not supported when an appointment moves to another practitioner: "
                                   "the Zoom meeting was deleted and Telehealth unticked. The client was not notified. "
                                   f"The location is now {result.appointment.location}.")
-    return done(request, _next_url(request) or selectors.diary_url(
-        timezone.localtime(result.appointment.starts_at).date()))
 
 
 def _next_url(request: AuthedRequest) -> str:
@@ -333,8 +338,12 @@ def appointment_undo(request: AuthedRequest) -> HttpResponse:
         messages.error(request, exc.message)
         return done(request, _next_url(request) or reverse("diary"))
     messages.success(request, result.message)
+    if result.moved is not None:
+        _say_what_the_move_did(request, result.moved)
     for warning in result.warnings:
         messages.warning(request, warning)
+    if result.telehealth_restored:
+        _warn_if_zoom_not_ready(request, result.appointment)
     return done(request, _next_url(request) or selectors.diary_url(
         timezone.localtime(result.appointment.starts_at, request.practice.zone).date()))
 

@@ -167,7 +167,7 @@ def test_undo_of_an_r7_move_re_creates_the_meeting_again(telehealth_appointment,
     assert appointment.zoom_meeting.state == MeetingState.ACTIVE
     moved_meeting.refresh_from_db()
     assert moved_meeting.state == MeetingState.DELETED
-    assert "A new Zoom meeting is being made for it" in undone.message
+    assert undone.moved.telehealth == services.TelehealthChange.RECREATED  # the view says R7 again
 
 
 def test_undo_of_an_r8_move_moves_back_and_makes_it_telehealth_again(telehealth_appointment, practitioner_b,
@@ -185,7 +185,8 @@ def test_undo_of_an_r8_move_moves_back_and_makes_it_telehealth_again(telehealth_
     assert appointment.location == telehealth_location
     assert appointment.is_telehealth and appointment.zoom_meeting.state == MeetingState.ACTIVE
     assert appointment.zoom_meeting != telehealth_appointment.zoom_meeting
-    assert undone.warnings == []
+    assert undone.warnings == [] and undone.telehealth_restored
+    assert "Telehealth is back, with a new Zoom meeting: send its details to the client." in undone.message
 
 
 def test_undo_of_an_r8_move_says_why_telehealth_could_not_come_back(telehealth_appointment, practitioner_b,
@@ -447,3 +448,21 @@ def test_the_panel_previews_the_move_and_offers_move_on_the_diary(client, front_
     assert f'hx-get="/appointments/{telehealth_appointment.pk}/move/preview/"' in html
     assert "another practitioner removes Telehealth" in html
     assert f'data-move-start="{telehealth_appointment.pk}"' in html
+
+
+def test_the_undo_view_of_an_r7_move_says_r7_again(client, front_desk, telehealth_appointment,
+                                                   django_capture_on_commit_callbacks):
+    client.force_login(front_desk)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("appointment-move", args=[telehealth_appointment.pk]), {
+            "practitioner": telehealth_appointment.practitioner_id, "location": telehealth_appointment.location_id,
+            "date": "2030-03-04", "start_time": "12:00", "duration": "30"}, follow=True)
+    html = response.content.decode()
+    assert "and creates another new Zoom meeting; this one stops working." in html
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("appointment-undo"), {"token": _undo_token_from(html)}, follow=True)
+    html = response.content.decode()
+    assert "Undone: the appointment is back where it was." in html
+    assert "re-created for the new time. The old link, meeting ID and passcode no longer work." in html
+    appointment = Appointment.objects.select_related("zoom_meeting").get(pk=telehealth_appointment.pk)
+    assert appointment.starts_at == MONDAY_10 and appointment.zoom_meeting.state == MeetingState.ACTIVE
