@@ -359,8 +359,10 @@
     if (box && box.contains(form)) box.returnValue = "saved";
     const diary = grid();
     if (diary) {
+      // A keyboard move keeps the focus on the appointment it moved, for the next key (Ctrl+Z, or M again).
+      const focus = move && move.keyboard ? move.block.dataset.id : "";
       window.sessionStorage.setItem(SCROLL_KEY, JSON.stringify({
-        top: diary.scrollTop, left: diary.scrollLeft, path: window.location.pathname,
+        top: diary.scrollTop, left: diary.scrollLeft, path: window.location.pathname, focus: focus,
       }));
     }
   });
@@ -375,8 +377,20 @@
       if (where.path !== window.location.pathname) return;
       diary.scrollTop = where.top;
       diary.scrollLeft = where.left;
+      const block = where.focus && document.querySelector('.appt[data-id="' + where.focus + '"]');
+      if (block) block.focus({ preventScroll: true });
     } catch (e) { /* an unreadable value: the diary opens where it usually does */ }
   }
+
+  // Ctrl+Z (Cmd+Z on a Mac) presses the Undo button while it is shown, unless the focus is in a text field.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "z" || !(event.ctrlKey || event.metaKey) || event.shiftKey || event.altKey) return;
+    if (event.target.closest && event.target.closest("input, textarea, select, [contenteditable]")) return;
+    const button = document.querySelector(".undo-form button");
+    if (!button) return;
+    event.preventDefault();
+    button.click();
+  });
 
   // Undo is offered for a few seconds: the button counts down, then goes (the server refuses it soon after).
   function startUndoCountdowns() {
@@ -389,6 +403,8 @@
           return;
         }
         button.textContent = "Undo (" + left + " s)";
+        button.setAttribute("aria-keyshortcuts", "Control+Z Meta+Z");
+        button.title = "Ctrl+Z";
         left -= 1;
         window.setTimeout(tick, 1000);
       };

@@ -228,9 +228,15 @@ def test_keyboard_move_on_a_phone(page, live_server, plain_appointment, front_de
 
     expect_message(page, "Appointment moved.")
     expect(alice.locator("a.appt .t")).to_have_text("10:15–10:45")
+    expect(alice.locator("a.appt")).to_be_focused()  # where the keyboard left it
     shot(page, "move-05-phone-moved")
     plain_appointment.refresh_from_db()
     assert plain_appointment.starts_at == local(booking_day, time(10, 15))
+
+    # Ctrl+Z while Undo is offered.
+    page.keyboard.press("Control+z")
+    expect_message(page, "Undone: the appointment is back where it was.")
+    expect(alice.locator("a.appt .t")).to_have_text("10:00–10:30")
 
 
 def test_move_from_the_panel_and_undo_a_cancel(page, live_server, plain_appointment, front_desk, practitioner_a,
