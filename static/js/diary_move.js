@@ -44,10 +44,14 @@
     const diary = grid();
     const column = block.closest(".col");
     if (!diary || !column || !column.hasAttribute("data-droppable")) return false;
-    const startDate = block.dataset.start.slice(0, 10);
+    // Only an appointment within this column's day (it may end at midnight): one across midnight is moved
+    // from its panel, whose form takes any date and time.
+    const day = column.dataset.date;
+    const endTime = block.dataset.end.slice(11);
+    if (block.dataset.start.slice(0, 10) !== day) return false;
+    if (block.dataset.end.slice(0, 10) !== day && endTime !== "00:00") return false;
     const start = minutesOf(block.dataset.start.slice(11));
-    // An appointment running past midnight ends at the bottom of this day's grid.
-    const end = block.dataset.end.slice(0, 10) === startDate ? minutesOf(block.dataset.end.slice(11)) : 24 * 60;
+    const end = block.dataset.end.slice(0, 10) === day ? minutesOf(endTime) : 24 * 60;
     const rows = Number(getComputedStyle(diary).getPropertyValue("--rows")) || 0;
     const first = Number(diary.dataset.firstMinute);
     const ghost = document.createElement("div");
@@ -110,7 +114,7 @@
     return document.getElementById("move-dialog");
   }
 
-  // Ask the server what the move would do and show its answer, with Save and Cancel, in the dialog.
+  // Ask the server what the move would do and show its answer, with Save and Don't move, in the dialog.
   function confirmMove() {
     const target = proposal();
     if (!changed(target)) {
