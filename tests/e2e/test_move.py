@@ -313,3 +313,34 @@ def test_touch_drag_on_a_phone_after_press_and_hold(page, live_server, plain_app
     box.get_by_role("button", name="Save move").click()
     expect_message(page, "Appointment moved.")
     expect(alice.locator("a.appt .t")).to_have_text("10:45–11:15")
+
+
+def test_keyboard_move_of_a_telehealth_appointment_on_a_phone_confirms_r7_and_undoes(
+    page, live_server, zoom, telehealth_appointment, front_desk, practitioner_a, booking_day,
+):
+    page.set_viewport_size(PHONE)
+    login(page, live_server, front_desk)
+    page.goto(diary_url(live_server, booking_day))
+    alice = column(page, practitioner_a)
+    alice.locator("a.appt").focus()
+
+    page.keyboard.press("m")
+    for _ in range(4):
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+
+    box = dialog(page)
+    expect(box.locator(".move-consequence")).to_have_text(
+        "The Zoom meeting will be re-created; the old link, meeting ID and passcode stop working.")
+    shot(page, "move-09-phone-keyboard-r7")
+    box.get_by_role("button", name="Save move").click()
+
+    expect_message(page, "and creates another new Zoom meeting; this one stops working.")
+    expect(alice.locator("a.appt .t")).to_have_text("11:00–11:30")
+    page.locator(".messages").get_by_role("button", name=re.compile("^Undo")).click()
+
+    expect_message(page, "Undone: the appointment is back where it was.")
+    expect(alice.locator("a.appt .t")).to_have_text("10:00–10:30")
+    appointment = Appointment.objects.select_related("zoom_meeting").get(pk=telehealth_appointment.pk)
+    assert appointment.starts_at == local(booking_day, time(10)) and appointment.is_telehealth
+    assert list(live_meetings(zoom)) == [appointment.zoom_meeting.zoom_id]
