@@ -184,9 +184,12 @@
   function dragTo(event) {
     const diary = move.diary;
     const box = diary.getBoundingClientRect();
-    // Near the top or bottom edge the grid scrolls, so a block can be dragged beyond what is in view.
+    // Near an edge the grid scrolls, so a block can be dragged beyond what is in view (the column headings
+    // and the time axis stay in place over the top and left edges).
     if (event.clientY > box.bottom - 28) diary.scrollTop += 12;
     else if (event.clientY < box.top + 60) diary.scrollTop -= 12;
+    if (event.clientX > box.right - 28) diary.scrollLeft += 12;
+    else if (event.clientX < box.left + 60) diary.scrollLeft -= 12;
     const rowHeight = move.block.closest(".col").getBoundingClientRect().height /
       ((move.last - move.first) / STEP);
     const rows = Math.round((event.clientY - move.pointerY + diary.scrollTop - move.scrollTop) / rowHeight);
