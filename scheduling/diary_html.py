@@ -6,7 +6,7 @@ numbers, dates and times formatted by this module.
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from html import escape
 
 from django.utils.safestring import SafeString, mark_safe
@@ -44,6 +44,11 @@ def zoom_badge(*, is_telehealth: bool, state: str | None, error: str | None, pol
     return f'<span class="badge {css}"{title}{poll}>{text}</span>'
 
 
+def _hhmm(moment: datetime) -> str:
+    """"10:00", formatted by hand: strftime was most of a block's cost on a full day."""
+    return f"{moment.hour:02d}:{moment.minute:02d}"
+
+
 @dataclass(frozen=True)
 class Layout:
     first: int  # minutes after midnight of the first row
@@ -65,7 +70,8 @@ class Layout:
                 parts.append(f'<span class="slot{off}"></span>')
         return "".join(parts)
 
-    def block(self, entry, day: date) -> str:
+    def block(self, entry, day: date, *, movable: bool = False) -> str:
+        """One appointment; a ``movable`` one carries what static/js/diary_move.js needs to drag it."""
         # Wall-clock minutes clamped to the day shown, so a daylight-saving day still lines up with its labels.
         start_min = entry.start.hour * 60 + entry.start.minute if entry.start.date() == day else 0
         end_min = entry.end.hour * 60 + entry.end.minute if entry.end.date() == day else 24 * 60
@@ -73,11 +79,17 @@ class Layout:
         top = (start_min - self.first) / SLOT_MINUTES
         length = (end_min - start_min) / SLOT_MINUTES
         status = "" if entry.status == Status.BOOKED else f' <span class="st">{Status(entry.status).label}</span>'
-
+        start, end = _hhmm(entry.start), _hhmm(entry.end)
+        move = ""
+        if movable:
+            move = (f' data-id="{entry.pk}" data-practitioner="{entry.practitioner_id}"'
+                    f' data-start="{entry.start.date().isoformat()}T{start}"'
+                    f' data-end="{entry.end.date().isoformat()}T{end}"'
+                    f' data-move-url="{self.appointment_url}{entry.pk}/move/"')
         return (
-            f'<a class="appt st-{escape(entry.status)}" href="{self.appointment_url}{entry.pk}/" '
+            f'<a class="appt st-{escape(entry.status)}" href="{self.appointment_url}{entry.pk}/"{move} '
             f'style="--top:{top};--len:{length};--type:{escape(entry.colour)}">'
-            f'<span class="t">{entry.start:%H:%M}–{entry.end:%H:%M}</span> '
+            f'<span class="t">{start}–{end}</span> '
             f'<strong>{escape(entry.client_name)}</strong> <span class="ty">{escape(entry.type_name)}</span>'
             f'{status}<span class="badges">{self.badge(entry)}</span></a>'
         )
@@ -89,4 +101,4 @@ class Layout:
 
     def column(self, *, day: date, practitioner_id: int, shifts, entries, bookable: bool) -> SafeString:
         html = self.slots(day=day, practitioner_id=practitioner_id, shifts=shifts, bookable=bookable)
-        return mark_safe(html + "".join(self.block(entry, day) for entry in entries))  # noqa: S308 - escaped above
+        return mark_safe(html + "".join(self.block(entry, day, movable=bookable) for entry in entries))  # noqa: S308 - escaped above

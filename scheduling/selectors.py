@@ -60,6 +60,9 @@ class Column:
     subtitle: str
     colour: str
     html: SafeString  # the column's slots and appointment blocks
+    practitioner_id: int
+    day: date
+    bookable: bool  # the user may book here, and move appointments into it
 
 
 @dataclass
@@ -69,6 +72,7 @@ class DiaryGrid:
     columns: list[Column]
     cancelled: list[DiaryEntry]
     scroll_to_row: int = 0  # the row to show first: an hour before the first appointment or working hour
+    first_minute: int = 0  # the time of row 0, in minutes after midnight
 
 
 def _entries(start: datetime, end: datetime, practitioner_ids: list[int], zone) -> list[DiaryEntry]:
@@ -145,11 +149,13 @@ def diary_day(*, practice: Practice, day: date, location: Location | None, user:
     columns = [
         Column(title=p.display_name, subtitle=p.profession, colour=p.colour,
                html=layout.column(day=day, practitioner_id=p.pk, shifts=shifts[p.pk], entries=by_column[p.pk],
-                                  bookable=p.pk in bookable))
+                                  bookable=p.pk in bookable),
+               practitioner_id=p.pk, day=day, bookable=p.pk in bookable)
         for p in practitioners
     ]
     return DiaryGrid(hours=_hours(first, last), rows=(last - first) // SLOT_MINUTES, columns=columns,
-                     cancelled=cancelled, scroll_to_row=_scroll_to_row(first, active, shifts.values()))
+                     cancelled=cancelled, scroll_to_row=_scroll_to_row(first, active, shifts.values()),
+                     first_minute=first)
 
 
 def _scroll_to_row(first: int, entries: list[DiaryEntry], shift_lists) -> int:
@@ -182,11 +188,12 @@ def diary_week(*, practice: Practice, practitioner: Practitioner, day: date, use
     columns = [
         Column(title=f"{each:%a %d %b}", subtitle="", colour=practitioner.colour,
                html=layout.column(day=each, practitioner_id=practitioner.pk, shifts=shifts[each.weekday()],
-                                  entries=by_column[each], bookable=bookable))
+                                  entries=by_column[each], bookable=bookable),
+               practitioner_id=practitioner.pk, day=each, bookable=bookable)
         for each in days
     ]
     return DiaryGrid(hours=_hours(first, last), rows=(last - first) // SLOT_MINUTES, columns=columns,
-                     cancelled=cancelled)
+                     cancelled=cancelled, first_minute=first)
 
 
 def _appointment_base() -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib.auth.models import User
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
@@ -43,11 +44,28 @@ class TelehealthChange:
     REMOVED = "removed"
 
 
+@dataclass(frozen=True)
+class MoveValues:
+    """Where and when an appointment was, so a move can be undone."""
+
+    practitioner_id: int
+    location_id: int
+    starts_at: datetime
+    ends_at: datetime
+    is_telehealth: bool
+
+    @classmethod
+    def of(cls, appointment: Appointment) -> "MoveValues":
+        return cls(appointment.practitioner_id, appointment.location_id, appointment.starts_at,
+                   appointment.ends_at, appointment.is_telehealth)
+
+
 @dataclass
 class BookingResult:
     appointment: Appointment
     warnings: list[str] = field(default_factory=list)
     telehealth: str = ""  # a TelehealthChange value when the move changed the meeting
+    previous: MoveValues | None = None  # where a move came from
 
 
 def _describe(appointment: Appointment, zone) -> str:
@@ -202,6 +220,90 @@ def appointment_book(
         practitioner=practitioner, starts_at=starts_at, ends_at=ends_at, zone=zone))
 
 
+# What a move does to telehealth, said before it is saved (the preview) in the words of R7 and R8.
+R7_CONSEQUENCE = "The Zoom meeting will be re-created; the old link, meeting ID and passcode stop working."
+R8_CONSEQUENCE = ("Telehealth will be removed: the Zoom meeting is deleted and Telehealth unticked. The client is "
+                  "not notified.")
+
+
+@dataclass(frozen=True)
+class MovePlan:
+    """A move checked against every rule, and what saving it will do; nothing is written to make it."""
+
+    starts_at: datetime
+    ends_at: datetime
+    practitioner: Practitioner
+    location: Location  # may differ from the one asked for (R8)
+    telehealth: str = ""  # a TelehealthChange value
+    warnings: tuple[str, ...] = ()
+    unchanged: bool = False
+
+
+def _move_plan(*, appointment: Appointment, starts_at: datetime, ends_at: datetime, practitioner: Practitioner,
+               location: Location, zone) -> MovePlan:
+    """The rules of a move, shared by the move and its preview: raises ApplicationError when it is refused."""
+    if appointment.is_cancelled:
+        raise ApplicationError("A cancelled appointment cannot be moved. Reinstate it first.", code="cancelled")
+    starts_at, ends_at = _validate_times(starts_at, ends_at)
+    _validate_active(practitioner=practitioner, location=location)
+    if (practitioner.pk, location.pk, starts_at, ends_at) == (
+            appointment.practitioner_id, appointment.location_id, appointment.starts_at, appointment.ends_at):
+        return MovePlan(starts_at, ends_at, practitioner, location, unchanged=True)
+    _ensure_slot_free(practitioner=practitioner, starts_at=starts_at, ends_at=ends_at,
+                      exclude_pk=appointment.pk, zone=zone)
+    other_practitioner = practitioner.pk != appointment.practitioner_id
+    new_time = (starts_at, ends_at) != (appointment.starts_at, appointment.ends_at)
+    telehealth_change = ""
+    if appointment.is_telehealth and other_practitioner:
+        # R8: telehealth does not follow an appointment to another practitioner.
+        telehealth_change = TelehealthChange.REMOVED
+        home = practitioner.default_location
+        if location.is_telehealth and home is not None and home.is_active and not home.is_telehealth:
+            # A Telehealth location without a meeting would tell the client to expect a video call.
+            location = home
+    elif appointment.is_telehealth and new_time:
+        # R7: Zoom's meeting is deleted and a new one made for the new time, so that one must be possible.
+        _check_telehealth(practitioner=practitioner, starts_at=starts_at, ends_at=ends_at,
+                          exclude_pk=appointment.pk, zone=zone, replacing=True)
+        telehealth_change = TelehealthChange.RECREATED
+    warnings = _working_hours_warnings(practitioner=practitioner, starts_at=starts_at, ends_at=ends_at, zone=zone)
+    return MovePlan(starts_at, ends_at, practitioner, location, telehealth_change, tuple(warnings))
+
+
+@dataclass(frozen=True)
+class MovePreview:
+    """What a proposed move would do, for the person to confirm: refusals, warnings and consequences."""
+
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    consequences: tuple[str, ...] = ()
+    unchanged: bool = False
+
+    @property
+    def allowed(self) -> bool:
+        return not self.errors and not self.unchanged
+
+
+def appointment_move_preview(*, appointment: Appointment, starts_at: datetime, ends_at: datetime,
+                             practitioner: Practitioner, location: Location) -> MovePreview:
+    """The consequences of ``appointment_move`` with these values, without saving anything."""
+    try:
+        plan = _move_plan(appointment=appointment, starts_at=starts_at, ends_at=ends_at,
+                          practitioner=practitioner, location=location, zone=Practice.load().zone)
+    except ApplicationError as exc:
+        return MovePreview(errors=(exc.message,))
+    if plan.unchanged:
+        return MovePreview(unchanged=True)
+    consequences = []
+    if plan.telehealth == TelehealthChange.RECREATED:
+        consequences.append(R7_CONSEQUENCE)
+    elif plan.telehealth == TelehealthChange.REMOVED:
+        consequences.append(R8_CONSEQUENCE)
+    if plan.location.pk != appointment.location_id:
+        consequences.append(f"The location changes from {appointment.location} to {plan.location}.")
+    return MovePreview(warnings=plan.warnings, consequences=tuple(consequences))
+
+
 @transaction.atomic
 def appointment_move(
     *,
@@ -214,49 +316,34 @@ def appointment_move(
 ) -> BookingResult:
     zone = Practice.load().zone
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
-    if appointment.is_cancelled:
-        raise ApplicationError("A cancelled appointment cannot be moved. Reinstate it first.", code="cancelled")
-    starts_at, ends_at = _validate_times(starts_at, ends_at)
-    _validate_active(practitioner=practitioner, location=location)
+    plan = _move_plan(appointment=appointment, starts_at=starts_at, ends_at=ends_at, practitioner=practitioner,
+                      location=location, zone=zone)
+    if plan.unchanged:
+        return BookingResult(appointment)
+    previous = MoveValues.of(appointment)
     before = {"practitioner": appointment.practitioner_id, "location": appointment.location_id,
               "starts_at": appointment.starts_at.isoformat(), "ends_at": appointment.ends_at.isoformat()}
     after = {"practitioner": practitioner.pk, "location": location.pk,
-             "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat()}
-    if before == after:
-        return BookingResult(appointment)
-    _ensure_slot_free(practitioner=practitioner, starts_at=starts_at, ends_at=ends_at,
-                      exclude_pk=appointment.pk, zone=zone)
-    other_practitioner = practitioner.pk != appointment.practitioner_id
-    new_time = (starts_at, ends_at) != (appointment.starts_at, appointment.ends_at)
+             "starts_at": plan.starts_at.isoformat(), "ends_at": plan.ends_at.isoformat()}
     appointment.practitioner = practitioner
-    appointment.location = location
-    appointment.starts_at = starts_at
-    appointment.ends_at = ends_at
+    appointment.location = plan.location
+    appointment.starts_at = plan.starts_at
+    appointment.ends_at = plan.ends_at
     appointment.updated_by = actor
-    telehealth_change = ""
-    if appointment.is_telehealth and other_practitioner:
-        # R8: telehealth does not follow an appointment to another practitioner.
+    if plan.telehealth == TelehealthChange.REMOVED:
         _drop_telehealth(appointment)
-        telehealth_change = TelehealthChange.REMOVED
-        home = practitioner.default_location
-        if location.is_telehealth and home is not None and home.is_active and not home.is_telehealth:
-            # A Telehealth location without a meeting would tell the client to expect a video call.
-            appointment.location = home
-    elif appointment.is_telehealth and new_time:
-        # R7: Zoom's meeting is deleted and a new one made for the new time.
+    elif plan.telehealth == TelehealthChange.RECREATED:
         if appointment.zoom_meeting is not None:
             telehealth.meeting_discard(meeting=appointment.zoom_meeting)
         _plan_telehealth(appointment, zone=zone, replacing=True)
-        telehealth_change = TelehealthChange.RECREATED
     _save_guarded(appointment, practitioner=practitioner, zone=zone)
     audit_record(
         actor=actor, action="appointment.moved", obj=appointment,
         summary=f"Moved to {practitioner} at {_describe(appointment, zone)}",
         changes={**{key: [before[key], after[key]] for key in after if before[key] != after[key]},
-                 **({"telehealth": telehealth_change} if telehealth_change else {})},
+                 **({"telehealth": plan.telehealth} if plan.telehealth else {})},
     )
-    return BookingResult(appointment, _working_hours_warnings(
-        practitioner=practitioner, starts_at=starts_at, ends_at=ends_at, zone=zone), telehealth=telehealth_change)
+    return BookingResult(appointment, list(plan.warnings), telehealth=plan.telehealth, previous=previous)
 
 
 @transaction.atomic
@@ -311,15 +398,24 @@ def appointment_reinstate(*, actor: User, appointment: Appointment) -> BookingRe
     return BookingResult(appointment)
 
 
+def _check_telehealth(*, practitioner: Practitioner, starts_at: datetime, ends_at: datetime,
+                      exclude_pk: int | None, zone, replacing: bool = False) -> None:
+    """Whether a Zoom meeting can be made for this time (R6, R3), without making one."""
+    telehealth.meeting_check(practitioner=practitioner, starts_at=starts_at, replacing=replacing)
+    connection = getattr(practitioner, "zoom_connection", None)
+    if connection is not None and connection.is_basic:
+        _ensure_zoom_user_free(host_user=connection.zoom_user, starts_at=starts_at, ends_at=ends_at,
+                               exclude_pk=exclude_pk, zone=zone)
+
+
 def _plan_telehealth(appointment: Appointment, *, zone, replacing: bool = False) -> None:
     """Give the (unsaved or changing) appointment a new Zoom meeting to create after commit (R5, R6, R3)."""
+    _check_telehealth(practitioner=appointment.practitioner, starts_at=appointment.starts_at,
+                      ends_at=appointment.ends_at, exclude_pk=appointment.pk, zone=zone, replacing=replacing)
     minutes = int((appointment.ends_at - appointment.starts_at).total_seconds() // 60)
-    meeting = telehealth.meeting_plan(practitioner=appointment.practitioner, starts_at=appointment.starts_at,
-                                      duration=minutes, replacing=replacing)
-    connection = getattr(appointment.practitioner, "zoom_connection", None)
-    if connection is not None and connection.is_basic:
-        _ensure_zoom_user_free(appointment, host_user=connection.zoom_user, zone=zone)
-    appointment.zoom_meeting = meeting
+    appointment.zoom_meeting = telehealth.meeting_plan(practitioner=appointment.practitioner,
+                                                       starts_at=appointment.starts_at, duration=minutes,
+                                                       replacing=replacing)
     appointment.is_telehealth = True
 
 
@@ -337,10 +433,10 @@ def _zoom_user_clash(*, host_user: str, starts_at: datetime, ends_at: datetime,
     )
 
 
-def _ensure_zoom_user_free(appointment: Appointment, *, host_user: str, zone) -> None:
+def _ensure_zoom_user_free(*, host_user: str, starts_at: datetime, ends_at: datetime, exclude_pk: int | None,
+                           zone) -> None:
     """R3: a Basic Zoom user runs one meeting at a time, also when colleagues share that Zoom user."""
-    clash = _zoom_user_clash(host_user=host_user, starts_at=appointment.starts_at, ends_at=appointment.ends_at,
-                             exclude_pk=appointment.pk)
+    clash = _zoom_user_clash(host_user=host_user, starts_at=starts_at, ends_at=ends_at, exclude_pk=exclude_pk)
     if clash is not None:
         raise ApplicationError(
             f"The Zoom user {host_user} is on a Basic plan, which runs one meeting at a time, and already has "
@@ -391,6 +487,128 @@ def appointment_telehealth_remove(*, actor: User, appointment: Appointment) -> A
     audit_record(actor=actor, action="appointment.telehealth_removed", obj=appointment,
                  summary="Telehealth deleted: Zoom meeting removed, appointment kept, client not notified")
     return appointment
+
+
+# Undo ---------------------------------------------------------------------------------------------------------
+# After a move, a resize or a cancel the person who made it is offered Undo for a few seconds. The offer is a
+# token signed with the project's secret: it names the user, the appointment, the values to go back to and the
+# appointment's updated_at just after the change, so it cannot be forged, used by someone else, used late, or
+# used once anything has changed the appointment since (including the undo itself). Undo goes through the same
+# services as any other change: moving back re-creates a Zoom meeting (R7) just as moving there did.
+
+UNDO_SECONDS = 10  # how long the Undo button is shown
+UNDO_GRACE_SECONDS = 5  # and the server accepts it a little longer: the page with the button takes time to load
+UNDO_SALT = "scheduling.undo"
+
+
+@dataclass(frozen=True)
+class UndoOffer:
+    token: str
+    text: str  # what Undo will do, the Zoom meeting included
+
+
+def _undo_token(*, actor: User, appointment: Appointment, kind: str, **values) -> str:
+    return signing.dumps({"kind": kind, "user": actor.pk, "appointment": appointment.pk,
+                          "stamp": appointment.updated_at.isoformat(), **values}, salt=UNDO_SALT, compress=True)
+
+
+def undo_offer_move(*, actor: User, result: BookingResult) -> UndoOffer | None:
+    """The Undo for a move that was saved (None when the move changed nothing)."""
+    previous, appointment = result.previous, result.appointment
+    if previous is None:
+        return None
+    zone = Practice.load().zone
+    was = Appointment(starts_at=previous.starts_at, ends_at=previous.ends_at)
+    back = f"back to {_describe(was, zone)}"
+    if previous.practitioner_id != appointment.practitioner_id:
+        back += f" with {Practitioner.objects.get(pk=previous.practitioner_id)}"
+    if result.telehealth == TelehealthChange.RECREATED:
+        text = f"Undo moves it {back} and creates another new Zoom meeting; this one stops working."
+    elif result.telehealth == TelehealthChange.REMOVED:
+        text = f"Undo moves it {back} and makes it telehealth again with a new Zoom meeting (the old one is gone)."
+    else:
+        text = f"Undo moves it {back}."
+    token = _undo_token(actor=actor, appointment=appointment, kind="move",
+                        practitioner=previous.practitioner_id, location=previous.location_id,
+                        starts_at=previous.starts_at.isoformat(), ends_at=previous.ends_at.isoformat(),
+                        telehealth=previous.is_telehealth)
+    return UndoOffer(token, text)
+
+
+def undo_offer_cancel(*, actor: User, appointment: Appointment, previous_status: str) -> UndoOffer:
+    """The Undo for a cancellation: reinstate, with the status it had and, for telehealth, a new meeting."""
+    if appointment.is_telehealth:
+        text = "Undo reinstates it and creates a new Zoom meeting (the cancellation deleted the old one)."
+    else:
+        text = "Undo reinstates it."
+    token = _undo_token(actor=actor, appointment=appointment, kind="cancel", status=previous_status)
+    return UndoOffer(token, text)
+
+
+@dataclass
+class UndoResult:
+    appointment: Appointment
+    message: str
+    moved: BookingResult | None = None  # the move back, for its working-hours and R7 messages
+    telehealth_restored: bool = False
+    warnings: list[str] = field(default_factory=list)  # beyond the move's own
+
+
+def _undo_load(token: str) -> dict:
+    try:
+        data = signing.loads(token, salt=UNDO_SALT, max_age=UNDO_SECONDS + UNDO_GRACE_SECONDS)
+    except signing.SignatureExpired:
+        raise ApplicationError("Too late to undo: Undo is offered for a few seconds only. Change the appointment "
+                               "itself instead.", code="undo_expired") from None
+    except signing.BadSignature:
+        raise ApplicationError("This Undo is not valid.", code="undo_invalid") from None
+    if not isinstance(data, dict) or data.get("kind") not in ("move", "cancel"):
+        raise ApplicationError("This Undo is not valid.", code="undo_invalid")
+    return data
+
+
+@transaction.atomic
+def appointment_undo(*, actor: User, token: str) -> UndoResult:
+    """Put an appointment back as it was before a move or a cancel that ``actor`` made moments ago."""
+    data = _undo_load(token)
+    if data["user"] != actor.pk:
+        raise ApplicationError("Only the person who made this change can undo it.", code="undo_not_yours")
+    appointment = Appointment.objects.select_for_update().filter(pk=data["appointment"]).first()
+    if appointment is None:
+        raise ApplicationError("This appointment no longer exists.", code="undo_gone")
+    if appointment.updated_at.isoformat() != data["stamp"]:
+        raise ApplicationError("The appointment has changed since, so Undo would overwrite that change. Open the "
+                               "appointment to change it.", code="undo_changed")
+    warnings: list[str] = []
+    moved = None
+    if data["kind"] == "move":
+        practitioner = Practitioner.objects.filter(pk=data["practitioner"]).first()
+        location = Location.objects.filter(pk=data["location"]).first()
+        if practitioner is None or location is None:
+            raise ApplicationError("The practitioner or location it was with no longer exists.", code="undo_gone")
+        moved = appointment_move(
+            actor=actor, appointment=appointment, practitioner=practitioner, location=location,
+            starts_at=datetime.fromisoformat(data["starts_at"]), ends_at=datetime.fromisoformat(data["ends_at"]))
+        appointment = moved.appointment
+        message = "Undone: the appointment is back where it was."
+        # R8 removed telehealth on the way out: moving back does not bring it back by itself.
+        restore_telehealth = data["telehealth"] and not appointment.is_telehealth
+    else:
+        appointment = appointment_reinstate(actor=actor, appointment=appointment).appointment
+        if data["status"] in SETTABLE_STATUSES and data["status"] != Status.BOOKED:
+            appointment = appointment_set_status(actor=actor, appointment=appointment, status=data["status"])
+        message = "Undone: the appointment is booked again."
+        restore_telehealth = appointment.is_telehealth  # its meeting went with the cancellation (R10)
+    restored = False
+    if restore_telehealth:
+        try:
+            appointment = appointment_telehealth_add(actor=actor, appointment=appointment)
+        except ApplicationError as exc:  # the appointment is back either way; say why Zoom is not
+            warnings.append(f"Telehealth could not be restored: {exc.message}")
+        else:
+            restored = True
+            message += " Telehealth is back, with a new Zoom meeting: send its details to the client."
+    return UndoResult(appointment, message, moved, restored, warnings)
 
 
 # Appointment types (Options) ----------------------------------------------------------------------------------

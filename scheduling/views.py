@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from practice import roles
@@ -20,6 +21,7 @@ from practice.timezones import parse_day
 from scheduling import diary_html, selectors, services
 from scheduling.forms import AppointmentTypeForm, BookingForm, CancelForm, MoveForm, SeriesScope, StatusForm
 from scheduling.models import Appointment, AppointmentType, Status
+from scheduling.templatetags.scheduling_tags import UNDO_TAG
 from telehealth import selectors as telehealth_selectors
 from telehealth import services as telehealth_services
 from telehealth.models import MeetingState
@@ -321,15 +323,19 @@ def _warn_if_zoom_not_ready(request: AuthedRequest, appointment) -> None:
 
 
 def _act(request: AuthedRequest, pk: int, action) -> HttpResponse:
-    """Run one service on an appointment the user may change; errors come back on the detail panel."""
+    """Run one service on an appointment the user may change; errors come back on the detail panel.
+
+    ``action`` returns the success message, or the message and its tags (an Undo).
+    """
     appointment = selectors.appointment_for_change(request.user, pk)
     try:
-        message = action(appointment)
+        outcome = action(appointment)
     except ApplicationError as exc:
         messages.error(request, exc.message)
         context = _detail_context(request, appointment)
         return render_page(request, "scheduling/_appointment_detail.html", context)
-    messages.success(request, message)
+    message, tags = outcome if isinstance(outcome, tuple) else (outcome, "")
+    messages.success(request, message, extra_tags=tags)
     appointment.refresh_from_db()
     return done(request, selectors.diary_url(timezone.localtime(appointment.starts_at).date()))
 
@@ -355,7 +361,18 @@ def appointment_move(request: AuthedRequest, pk: int) -> HttpResponse:
         form.add_error(None, exc.message)  # shown on the open move form, with what was typed
         return render_page(request, "scheduling/_appointment_detail.html",
                            _detail_context(request, appointment, move_form=form))
-    messages.success(request, "Appointment moved.")
+    offer = services.undo_offer_move(actor=request.user, result=result)
+    if offer is None:
+        messages.success(request, "Nothing to change: the appointment is already there.")
+    else:
+        messages.success(request, f"Appointment moved. {offer.text}", extra_tags=_undo_tags(offer))
+    _say_what_the_move_did(request, result)
+    return done(request, _next_url(request) or selectors.diary_url(
+        timezone.localtime(result.appointment.starts_at).date()))
+
+
+def _say_what_the_move_did(request: AuthedRequest, result: services.BookingResult) -> None:
+    """Working hours, and R7 or R8 in words, after a move or the undo of one."""
     for warning in result.warnings:
         messages.warning(request, warning)
     if result.telehealth == services.TelehealthChange.RECREATED:
@@ -376,7 +393,66 @@ def appointment_move(request: AuthedRequest, pk: int) -> HttpResponse:
         messages.warning(request, "Telehealth is not supported when an appointment moves to another practitioner: "
                                   "the Zoom meeting was deleted and Telehealth unticked. The client was not notified. "
                                   f"The location is now {result.appointment.location}.")
-    return done(request, selectors.diary_url(timezone.localtime(result.appointment.starts_at).date()))
+
+
+def _next_url(request: AuthedRequest) -> str:
+    """The page a drag on the diary came from (day or week view), to go back to after saving; only our own."""
+    url = request.POST.get("next") or request.GET.get("next") or ""
+    if url.startswith("/") and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()},
+                                                                require_https=request.is_secure()):
+        return url
+    return ""
+
+
+def _undo_tags(offer: services.UndoOffer) -> str:
+    """The message's tags carry the Undo token to the button that _messages.html draws for it."""
+    return f"undo {UNDO_TAG}{offer.token}"
+
+
+@require_GET
+def appointment_move_preview(request: AuthedRequest, pk: int) -> HttpResponse:
+    """What a proposed move would do (refusal, warnings, R7/R8, location), saving nothing.
+
+    ``confirm=1`` adds the form that saves it through the move view: the diary's drag and keyboard move show
+    it in a dialog. Without it, the panel's move form shows the consequences as the fields change.
+    """
+    appointment = selectors.appointment_for_change(request.user, pk)
+    data = request.GET.copy()
+    if not data.get("location"):  # dragging a block changes time and column, not the location
+        data["location"] = str(appointment.location_id)
+    form = MoveForm(data, practice=request.practice, appointment=appointment,
+                    practitioners=selectors.bookable_practitioners(request.user))
+    context: dict = {"appointment": appointment, "form": form, "confirm": data.get("confirm") == "1",
+                     "next": _next_url(request)}
+    if form.is_valid():
+        cleaned = form.cleaned_data
+        context["preview"] = services.appointment_move_preview(
+            appointment=appointment, starts_at=cleaned["starts_at"], ends_at=cleaned["ends_at"],
+            practitioner=cleaned["practitioner"], location=cleaned["location"])
+        zone = request.practice.zone
+        context["new_start"] = timezone.localtime(cleaned["starts_at"], zone)
+        context["new_end"] = timezone.localtime(cleaned["ends_at"], zone)
+        context["old_start"] = timezone.localtime(appointment.starts_at, zone)
+        context["old_end"] = timezone.localtime(appointment.ends_at, zone)
+    return render(request, "scheduling/_move_preview.html", context)
+
+
+@require_POST
+def appointment_undo(request: AuthedRequest) -> HttpResponse:
+    try:
+        result = services.appointment_undo(actor=request.user, token=request.POST.get("token", ""))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return done(request, _next_url(request) or reverse("diary"))
+    messages.success(request, result.message)
+    if result.moved is not None:
+        _say_what_the_move_did(request, result.moved)
+    for warning in result.warnings:
+        messages.warning(request, warning)
+    if result.telehealth_restored:
+        _warn_if_zoom_not_ready(request, result.appointment)
+    return done(request, _next_url(request) or selectors.diary_url(
+        timezone.localtime(result.appointment.starts_at, request.practice.zone).date()))
 
 
 def _series_list(items, zone) -> str:
@@ -443,11 +519,13 @@ def appointment_cancel(request: AuthedRequest, pk: int) -> HttpResponse:
 
     following = form.is_valid() and form.cleaned_data["scope"] == SeriesScope.FOLLOWING
 
-    def cancel(appointment) -> str:
+    def cancel(appointment) -> str | tuple[str, str]:
         if following and appointment.series_id:
             return _cancel_following(request, appointment, reason)
-        services.appointment_cancel(actor=request.user, appointment=appointment, reason=reason)
-        return "Appointment cancelled. The time is free to book again."
+        cancelled = services.appointment_cancel(actor=request.user, appointment=appointment, reason=reason)
+        offer = services.undo_offer_cancel(actor=request.user, appointment=cancelled,
+                                           previous_status=appointment.status)
+        return f"Appointment cancelled. The time is free to book again. {offer.text}", _undo_tags(offer)
 
     return _act(request, pk, cancel)
 

@@ -436,6 +436,20 @@ def _queue_sync(meeting_pk: int) -> None:
                        exc_info=True)
 
 
+def meeting_check(*, practitioner: Practitioner, starts_at: datetime,
+                  replacing: bool = False) -> ZoomConnection | None:
+    """Refuse a meeting Zoom can't have (R6: only future times), or return the connection to make it with.
+
+    Reads only, so a move can be previewed with the same rules it is saved with.
+    """
+    if starts_at <= timezone.now():
+        raise ApplicationError("Telehealth meetings can only be made for future times. Choose a later time or "
+                               "untick Telehealth.", code="past")
+    if replacing:
+        return ZoomConnection.objects.filter(practitioner=practitioner).first()
+    return connection_for_telehealth(practitioner)
+
+
 def meeting_plan(*, practitioner: Practitioner, starts_at: datetime, duration: int,
                  replacing: bool = False) -> ZoomMeeting:
     """Record a meeting to create for this time; a worker calls Zoom after the caller's transaction commits.
@@ -447,13 +461,7 @@ def meeting_plan(*, practitioner: Practitioner, starts_at: datetime, duration: i
     create) and is being let go, the new one takes over its reference: the worker looks for it in Zoom and
     adopts it instead of making a second meeting.
     """
-    if starts_at <= timezone.now():
-        raise ApplicationError("Telehealth meetings can only be made for future times. Choose a later time or "
-                               "untick Telehealth.", code="past")
-    if replacing:
-        connection = ZoomConnection.objects.filter(practitioner=practitioner).first()
-    else:
-        connection = connection_for_telehealth(practitioner)
+    connection = meeting_check(practitioner=practitioner, starts_at=starts_at, replacing=replacing)
     practice = Practice.load()
     now = timezone.now()
     create_ref, maybe_created = secrets.token_hex(8), False

@@ -24,7 +24,7 @@ def world(front_desk, admin_user, practitioner_a, practitioner_b, book, client_r
 def _url(world, name: str) -> str:
     if name == "telehealth-send:other":
         return reverse("telehealth-send", args=[world["other"].pk, "sms"])
-    if name.startswith("appointment-") and name != "appointment-new":
+    if name.startswith("appointment-") and name not in ("appointment-new", "appointment-undo"):
         name, _, which = name.rpartition(":")
         return reverse(name, args=[world[which].pk])
     if name in ("client-detail", "client-edit"):
@@ -66,6 +66,10 @@ TABLE = [
     ("appointment-reinstate:other", "post", {}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
     ("appointment-detail:own", "post", {}, {ANON: 302, DESK: 405, PRAC: 405, ADMIN: 405}),
     ("appointment-move:own", "get", None, {ANON: 302, DESK: 405, PRAC: 405, ADMIN: 405}),
+    ("appointment-move-preview:own", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
+    ("appointment-move-preview:other", "get", None, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
+    ("appointment-undo", "post", {}, {ANON: 302, DESK: 302, PRAC: 302, ADMIN: 302}),  # no token: refused, back
+    ("appointment-undo", "get", None, {ANON: 302, DESK: 405, PRAC: 405, ADMIN: 405}),
     ("appointment-telehealth-add:other", "post", {}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
     ("appointment-telehealth-remove:other", "post", {}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
     ("appointment-zoom:other", "get", None, {ANON: 302, DESK: 404, PRAC: 404, ADMIN: 404}),
@@ -197,7 +201,7 @@ POSTS = [
     ("appointment-new", None), ("appointment-status", "own"), ("appointment-move", "own"),
     ("appointment-cancel", "own"), ("appointment-reinstate", "own"), ("client-new", None), ("client-edit", None),
     ("appointment-telehealth-add", "own"), ("appointment-telehealth-remove", "own"), ("reminders", None),
-    ("credits", None), ("reminder-templates", None),
+    ("credits", None), ("reminder-templates", None), ("appointment-undo", None),
     ("logout", None),
 ]
 

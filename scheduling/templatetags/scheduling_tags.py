@@ -1,0 +1,21 @@
+from django import template
+
+from scheduling.services import UNDO_SECONDS
+
+register = template.Library()
+
+UNDO_TAG = "undo-token:"
+
+
+@register.filter
+def undo_token(extra_tags: str) -> str:
+    """A message offering Undo carries its signed token among its tags (scheduling.views._undo_tags)."""
+    for tag in extra_tags.split():
+        if tag.startswith(UNDO_TAG):
+            return tag.removeprefix(UNDO_TAG)
+    return ""
+
+
+@register.simple_tag
+def undo_seconds() -> int:
+    return UNDO_SECONDS
