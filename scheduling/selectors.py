@@ -189,16 +189,18 @@ def diary_week(*, practice: Practice, practitioner: Practitioner, day: date, use
     layout = diary_html.Layout(first=first, last=last, book_url=reverse("appointment-new"),
                                appointment_url=_appointment_base())
     bookable = bool(_bookable(user, [practitioner]))
-    today = timezone.localdate(timezone=zone)
+    now = timezone.localtime(timezone.now(), zone)
     columns = [
         Column(title=f"{each:%a %d %b}", subtitle="", colour=practitioner.colour,
                html=layout.column(day=each, practitioner_id=practitioner.pk, shifts=shifts[each.weekday()],
                                   entries=by_column[each], bookable=bookable),
-               is_today=each == today)
+               is_today=each == now.date())
         for each in days
     ]
+    # The week of today opens at now; another week at the top, as before.
     return DiaryGrid(hours=_hours(first, last), rows=(last - first) // SLOT_MINUTES, columns=columns,
-                     cancelled=cancelled, first_minute=first)
+                     cancelled=cancelled, first_minute=first,
+                     scroll_to_row=_scroll_to_row(first, [], [], now=now) if now.date() in days else 0)
 
 
 def _appointment_base() -> str:

@@ -24,7 +24,7 @@
   // A column's rows are its 15-minute slots; an appointment block covers the rows its time overlaps.
   // Rows and columns are read from the page when a key is pressed, so blocks added or moved later count.
 
-  function columns() { return Array.from(diary().querySelectorAll(".col")); }
+  function columns(grid) { return Array.from((grid || diary()).querySelectorAll(".col")); }
   function slotsOf(col) { return col.querySelectorAll(":scope > .slot"); }
   function blocksOf(col) {
     return Array.from(col.querySelectorAll(":scope > .appt")).map(function (el) {
@@ -99,28 +99,29 @@
     return null;
   }
 
-  function setUpGrid() {
-    const grid = diary();
-    if (!grid) return;
+  // Every cell leaves the tab order but one: the first cell at the row the day opens at, in the first column
+  // that has one. Run again when htmx brings in a new grid.
+  function setUpGrid(grid) {
     grid.querySelectorAll(".col > a.slot, .col > .appt").forEach(function (el) { el.tabIndex = -1; });
-    // The one tab stop: the first cell at the row the day opens at, in the first column that has one.
     const row = Number(grid.dataset.scrollToRow) || 0;
     let first = null;
-    columns().some(function (col) { first = findInColumn(col, row, 1, null); return !!first; });
+    columns(grid).some(function (col) { first = findInColumn(col, row, 1, null); return !!first; });
     first = first || grid.querySelector(".col > a.slot, .col > .appt");
     if (first) first.tabIndex = 0;
-
-    grid.addEventListener("focusin", function (event) {
-      if (isGridItem(event.target)) makeRoving(event.target);
-    });
-    grid.addEventListener("keydown", function (event) {
-      if (!isGridItem(event.target) || GRID_KEYS.indexOf(event.key) < 0) return;
-      if (event.altKey || event.ctrlKey || event.metaKey) return;
-      event.preventDefault();
-      const next = target(event.target, event.key);
-      if (next) focusCell(next);
-    });
   }
+
+  document.addEventListener("focusin", function (event) {
+    if (isGridItem(event.target)) makeRoving(event.target);
+  });
+  // Registered before the shortcuts below, so a key used here is not also a shortcut. Another script that
+  // claims a key on the grid first (preventDefault) keeps it.
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || !isGridItem(event.target) || GRID_KEYS.indexOf(event.key) < 0) return;
+    if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    event.preventDefault();
+    const next = target(event.target, event.key);
+    if (next) focusCell(next);
+  });
 
   // "Skip to diary" lands on the grid's tab stop rather than before it.
   document.addEventListener("click", function (event) {
@@ -161,9 +162,12 @@
 
   // Errors are focused and scrolled into view; otherwise the panel's heading takes focus, not its first
   // button (one stray Enter would mark the client arrived).
+  function firstError(container) {
+    return container.querySelector(".form-errors")
+      || container.querySelector(".has-error input:not([type=hidden]), .has-error select, .has-error textarea");
+  }
   function focusPanel(box) {
-    const error = box.querySelector(".form-errors")
-      || box.querySelector(".has-error input:not([type=hidden]), .has-error select, .has-error textarea");
+    const error = firstError(box);
     if (error) {
       error.focus({ preventScroll: true });
       error.scrollIntoView({ block: "center" });
@@ -200,7 +204,8 @@
 
   // A whole page with a form that failed (no panel): its errors are in view and focused too.
   function focusPageErrors() {
-    const error = document.querySelector("main .form-errors");
+    const main = document.querySelector("main");
+    const error = main && firstError(main);
     if (error && !(panel() && panel().contains(error))) {
       error.focus({ preventScroll: true });
       error.scrollIntoView({ block: "center" });
@@ -417,8 +422,16 @@
     setTimeout(function () { place(); setInterval(place, 60000); }, 60000 - Date.now() % 60000 + 50);
   }
 
+  document.addEventListener("htmx:load", function (event) {
+    const el = event.target;
+    if (el === document.body || !el.querySelector) return;  // the page itself: set up below
+    const grid = el.matches(".diary") ? el : el.querySelector(".diary");
+    if (grid) setUpGrid(grid);
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
-    setUpGrid();
+    const grid = diary();
+    if (grid) setUpGrid(grid);
     setUpNowLine();
     watchPanelClose();
     focusPageErrors();

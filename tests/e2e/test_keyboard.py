@@ -333,3 +333,8 @@ def test_the_now_line_is_on_today_only(page, live_server, front_desk, practition
 
     page.goto(diary_url(live_server, booking_day))
     expect(page.locator(".diary .now-line")).to_have_count(0)
+    # The week: only today's column.
+    page.goto(f"{live_server.url}/diary/week/?date={today.isoformat()}")
+    expect(page.locator(".diary .now-line")).to_have_count(1)
+    expect(page.locator(".diary .col.today .now-line")).to_be_visible()
+    shot(page, "keys-now-line-week")

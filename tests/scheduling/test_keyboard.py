@@ -86,14 +86,18 @@ def test_the_diary_carries_the_grid_start_and_zone_for_the_now_line(client, fron
     assert re.search(r'<div class="col today" role="group" aria-label="Mon 04 Mar">', week)
 
 
-def test_today_opens_an_hour_before_now_and_another_day_before_its_working_hours(client, front_desk, practice,
+def test_today_and_its_week_open_an_hour_before_now_another_day_before_its_working_hours(client, front_desk, practice,
                                                                                  practitioner_a):
     with time_machine.travel(datetime(2030, 3, 4, 3, 30, tzinfo=UTC), tick=False):  # 14:30 in Sydney
         client.force_login(front_desk)
         today = client.get(reverse("diary"), {"date": DAY}).content.decode()
         other = client.get(reverse("diary"), {"date": "2030-03-05"}).content.decode()
+        this_week = client.get(reverse("diary-week"), {"date": DAY}).content.decode()
+        next_week = client.get(reverse("diary-week"), {"date": "2030-03-11"}).content.decode()
     assert 'data-scroll-to-row="26"' in today  # 13:30 is 26 rows after 07:00
     assert 'data-scroll-to-row="4"' in other  # 08:00, an hour before the 09:00 working hours
+    assert 'data-scroll-to-row="26"' in this_week
+    assert 'data-scroll-to-row="0"' in next_week
 
 
 def test_the_day_navigation_and_skip_link_are_marked_for_the_keyboard(client, front_desk, practitioner_a):
