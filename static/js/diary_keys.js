@@ -213,18 +213,21 @@
   }
 
   // --- Picking a client in the booking form from the keyboard ------------------------------------------
-  // ↓ in the search box picks the first match; Enter on a match books (the form's default button would be
-  // "Find", the search for browsers without JavaScript).
+  // ↓ (or Enter) in the search box picks the first match; Enter on a match books. Without this, Enter
+  // presses the form's first button, "Find": the search for browsers without JavaScript, which reloads the form.
   document.addEventListener("keydown", function (event) {
     const el = event.target;
     const form = el.closest && el.closest("form.booking-form");
     if (!form) return;
-    if (event.key === "ArrowDown" && el.name === "client_query") {
+    if ((event.key === "ArrowDown" || event.key === "Enter") && el.name === "client_query") {
       const first = form.querySelector("#client-matches input[name=client]");
       if (first) {
         event.preventDefault();
         first.checked = true;
         first.focus();
+      } else if (event.key === "Enter" && window.htmx && el.value.trim()) {
+        event.preventDefault();
+        window.htmx.trigger(el, "search");  // search now rather than after the typing pause
       }
     } else if (event.key === "Enter" && el.name === "client" && el.type === "radio") {
       event.preventDefault();
