@@ -147,7 +147,9 @@
     const shown = Array.from(document.querySelectorAll(".diary .col > a")).find(function (a) {
       return a.getAttribute("href") === path;
     });
-    opener = isGridItem(elt) ? elt : shown || (elt !== box && elt.focus ? elt : null);
+    // htmx.ajax() (the ?open= appointment, the N shortcut) names the body as its source: not somewhere to return to.
+    const focusable = elt && elt !== box && elt !== document.body && elt.focus;
+    opener = isGridItem(elt) ? elt : shown || (focusable ? elt : null);
   });
 
   document.addEventListener("htmx:beforeSwap", function (event) {
@@ -256,7 +258,10 @@
     const clash = blocksOf(col).find(function (b) { return b.top < endRow && b.end > startRow; });
     if (clash) {
       const at = first + Math.round(clash.top * SLOT_MINUTES);
-      if (clash.top <= startRow) return "This time is already booked (" + clash.el.querySelector(".t").textContent + ").";
+      if (clash.top <= startRow) {
+        return "This time is already booked (" + hhmm(at) + "–" + hhmm(first + Math.round(clash.end * SLOT_MINUTES))
+          + ").";
+      }
       return "Too short: the next appointment starts at " + hhmm(at) + ", only "
         + Math.round((clash.top - startRow) * SLOT_MINUTES) + " minutes free.";
     }

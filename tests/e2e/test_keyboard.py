@@ -307,6 +307,9 @@ def test_the_booking_length_is_previewed_and_a_gap_too_short_is_flagged(
     slot_1630 = slot(page, practitioner_a, booking_day, "16:30").bounding_box()
     assert preview.bounding_box()["y"] == pytest.approx(slot_1630["y"], abs=2)
 
+    form.locator("#id_start_time").fill("10:30")
+    expect(warning).to_have_text("This time is already booked (10:15–10:45).")
+
     # Closing the panel removes the preview.
     page.keyboard.press("Escape")
     expect(alice.locator(".booking-preview")).to_have_count(0)
