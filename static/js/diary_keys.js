@@ -99,13 +99,15 @@
     return null;
   }
 
-  // Every cell leaves the tab order but one: the first cell at the row the day opens at, in the first column
-  // that has one. Run again when htmx brings in a new grid.
+  // Every cell leaves the tab order but one: the cell at the row the day opens at in the first column that has
+  // one there (a practitioner's colleagues' columns have no bookable slots). Run again when htmx brings a new grid.
   function setUpGrid(grid) {
     grid.querySelectorAll(".col > a.slot, .col > .appt").forEach(function (el) { el.tabIndex = -1; });
     const row = Number(grid.dataset.scrollToRow) || 0;
     let first = null;
-    columns(grid).some(function (col) { first = findInColumn(col, row, 1, null); return !!first; });
+    const cols = columns(grid);
+    cols.some(function (col) { first = cellAt(col, row); return !!first; });
+    if (!first) cols.some(function (col) { first = findInColumn(col, row, 1, null); return !!first; });
     first = first || grid.querySelector(".col > a.slot, .col > .appt");
     if (first) first.tabIndex = 0;
   }

@@ -347,3 +347,15 @@ def test_the_now_line_is_on_today_only(page, live_server, front_desk, practition
     expect(page.locator(".diary .now-line")).to_have_count(1)
     expect(page.locator(".diary .col.today .now-line")).to_be_visible()
     shot(page, "keys-now-line-week")
+
+
+def test_a_practitioner_lands_on_their_own_column(page, live_server, practitioner_a, practitioner_b, client_record,
+                                                  appointment_type, location, booking_day):
+    """Alice's column comes first but is not bookable for Bob: the grid's tab stop is in Bob's column."""
+    login(page, live_server, practitioner_b.user)
+    page.goto(diary_url(live_server, booking_day))
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(slot(page, practitioner_b, booking_day, "08:00")).to_be_focused()
+    page.keyboard.press("ArrowLeft")  # Alice's column has nothing to focus at 08:00
+    expect(slot(page, practitioner_b, booking_day, "08:00")).to_be_focused()
