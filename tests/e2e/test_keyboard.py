@@ -359,3 +359,26 @@ def test_a_practitioner_lands_on_their_own_column(page, live_server, practitione
     expect(slot(page, practitioner_b, booking_day, "08:00")).to_be_focused()
     page.keyboard.press("ArrowLeft")  # Alice's column has nothing to focus at 08:00
     expect(slot(page, practitioner_b, booking_day, "08:00")).to_be_focused()
+
+
+def test_after_booking_telehealth_the_panel_offers_the_zoom_details(
+    page, live_server, zoom, alice_zoom, front_desk, practitioner_a, telehealth_location, appointment_type,
+    client_record, booking_day,
+):
+    login(page, live_server, front_desk)
+    page.goto(diary_url(live_server, booking_day))
+    form = open_panel(page, slot(page, practitioner_a, booking_day, "10:00")).locator("form.booking-form")
+    form.locator("#id_client_query").fill("Casey")
+    form.locator("#client-matches").get_by_role("radio", name="Casey Client").check()
+    form.locator("#id_is_telehealth").check()
+    form.get_by_role("button", name="Book appointment").click()
+
+    expect_message(page, "Booked Casey Client with Alice Allen at 10:00.")
+    appointment = Appointment.objects.get()
+    expect(page).to_have_url(f"{diary_url(live_server, booking_day)}&open={appointment.pk}")
+    heading = panel(page).locator(".panel-head h2")
+    expect(heading).to_have_text(f"Casey Client · {booking_day:%a %d %b} 10:00")
+    expect(heading).to_be_focused()
+    expect(panel(page).get_by_role("button", name="Send Zoom details by SMS")).to_be_visible()
+    expect(panel(page).get_by_role("button", name="Send Zoom details by email")).to_be_visible()
+    shot(page, "keys-booked-telehealth")
