@@ -379,7 +379,8 @@
         if (isGridItem(el) || inPanel || !followKey(event.key, "")) return;
         break;
       case "/": {
-        const search = document.getElementById("global-search");
+        // The top bar's search box, else this page's own search (Clients), else the Clients page.
+        const search = document.getElementById("global-search") || document.querySelector("main input[type=search]");
         if (search) { search.focus(); search.select(); } else window.location.href = dialog.dataset.clientsUrl;
         break;
       }
