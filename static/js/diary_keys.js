@@ -24,7 +24,12 @@
   // A column's rows are its 15-minute slots; an appointment block covers the rows its time overlaps.
   // Rows and columns are read from the page when a key is pressed, so blocks added or moved later count.
 
-  function columns(grid) { return Array.from((grid || diary()).querySelectorAll(".col")); }
+  // Columns on screen: a narrow screen may show one practitioner at a time and hide the others.
+  function columns(grid) {
+    return Array.from((grid || diary()).querySelectorAll(".col")).filter(function (col) {
+      return col.getClientRects().length > 0;
+    });
+  }
   function slotsOf(col) { return col.querySelectorAll(":scope > .slot"); }
   function blocksOf(col) {
     return Array.from(col.querySelectorAll(":scope > .appt")).map(function (el) {
@@ -103,18 +108,30 @@
   // one there (a practitioner's colleagues' columns have no bookable slots). Run again when htmx brings a new grid.
   function setUpGrid(grid) {
     grid.querySelectorAll(".col > a.slot, .col > .appt").forEach(function (el) { el.tabIndex = -1; });
+    placeTabStop(grid);
+  }
+  function placeTabStop(grid) {
     const row = Number(grid.dataset.scrollToRow) || 0;
     let first = null;
     const cols = columns(grid);
     cols.some(function (col) { first = cellAt(col, row); return !!first; });
     if (!first) cols.some(function (col) { first = findInColumn(col, row, 1, null); return !!first; });
-    first = first || grid.querySelector(".col > a.slot, .col > .appt");
-    if (first) first.tabIndex = 0;
+    if (!first) cols.some(function (col) { first = findInColumn(col, 0, 1, null); return !!first; });
+    if (first) makeRoving(first);
+  }
+  // The tab stop moves out of a column that was hidden (a column switcher, a narrower window), before the
+  // next Tab can need it.
+  function keepTabStopShown() {
+    const grid = diary();
+    const item = grid && rovingItem();
+    if (grid && !(item && item.getClientRects().length)) placeTabStop(grid);
   }
 
   document.addEventListener("focusin", function (event) {
     if (isGridItem(event.target)) makeRoving(event.target);
+    else keepTabStopShown();
   });
+  window.addEventListener("resize", keepTabStopShown);
   // Registered before the shortcuts below, so a key used here is not also a shortcut. Another script that
   // claims a key on the grid first (preventDefault) keeps it.
   document.addEventListener("keydown", function (event) {
@@ -128,6 +145,7 @@
   // "Skip to diary" lands on the grid's tab stop rather than before it.
   document.addEventListener("click", function (event) {
     const skip = event.target.closest && event.target.closest("a[data-skip-to-grid]");
+    if (skip) keepTabStopShown();
     const item = skip && rovingItem();
     if (item) {
       event.preventDefault();

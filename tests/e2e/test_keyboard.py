@@ -382,3 +382,17 @@ def test_after_booking_telehealth_the_panel_offers_the_zoom_details(
     expect(panel(page).get_by_role("button", name="Send Zoom details by SMS")).to_be_visible()
     expect(panel(page).get_by_role("button", name="Send Zoom details by email")).to_be_visible()
     shot(page, "keys-booked-telehealth")
+
+
+def test_the_tab_stop_leaves_a_hidden_column(page, live_server, front_desk, practitioner_a, practitioner_b,
+                                             booking_day):
+    """A phone shows one practitioner at a time: the grid's tab stop and arrows stay on the columns shown."""
+    login(page, live_server, front_desk)
+    page.goto(diary_url(live_server, booking_day))
+    expect(slot(page, practitioner_a, booking_day, "08:00")).to_have_attribute("tabindex", "0")
+    column(page, practitioner_a).evaluate("col => { col.style.display = 'none'; }")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(slot(page, practitioner_b, booking_day, "08:00")).to_be_focused()
+    page.keyboard.press("ArrowLeft")
+    expect(slot(page, practitioner_b, booking_day, "08:00")).to_be_focused()
