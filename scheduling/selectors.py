@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from practice import roles
@@ -63,6 +64,7 @@ class Column:
     practitioner_id: int
     day: date
     bookable: bool  # the user may book here, and move appointments into it
+    is_today: bool = False  # the page draws the current-time line across today's columns
 
 
 @dataclass
@@ -71,8 +73,8 @@ class DiaryGrid:
     rows: int
     columns: list[Column]
     cancelled: list[DiaryEntry]
-    scroll_to_row: int = 0  # the row to show first: an hour before the first appointment or working hour
-    first_minute: int = 0  # the time of row 0, in minutes after midnight
+    scroll_to_row: int = 0  # the row to show first: an hour before now on today, else before the working day
+    first_minute: int = 0  # minutes after midnight of the first row, for the page's current-time line
 
 
 def _entries(start: datetime, end: datetime, practitioner_ids: list[int], zone) -> list[DiaryEntry]:
@@ -146,19 +148,24 @@ def diary_day(*, practice: Practice, day: date, location: Location | None, user:
     layout = diary_html.Layout(first=first, last=last, book_url=reverse("appointment-new"),
                                appointment_url=_appointment_base())
     bookable = _bookable(user, practitioners)
+    now = timezone.localtime(timezone.now(), zone)
     columns = [
         Column(title=p.display_name, subtitle=p.profession, colour=p.colour,
                html=layout.column(day=day, practitioner_id=p.pk, shifts=shifts[p.pk], entries=by_column[p.pk],
                                   bookable=p.pk in bookable),
-               practitioner_id=p.pk, day=day, bookable=p.pk in bookable)
+               practitioner_id=p.pk, day=day, bookable=p.pk in bookable, is_today=day == now.date())
         for p in practitioners
     ]
     return DiaryGrid(hours=_hours(first, last), rows=(last - first) // SLOT_MINUTES, columns=columns,
-                     cancelled=cancelled, scroll_to_row=_scroll_to_row(first, active, shifts.values()),
-                     first_minute=first)
+                     cancelled=cancelled, first_minute=first,
+                     scroll_to_row=_scroll_to_row(first, active, shifts.values(), now=now if day == now.date()
+                                                  else None))
 
 
-def _scroll_to_row(first: int, entries: list[DiaryEntry], shift_lists) -> int:
+def _scroll_to_row(first: int, entries: list[DiaryEntry], shift_lists, *, now: datetime | None) -> int:
+    """Today opens an hour before now; another day an hour before its first appointment or working hour."""
+    if now is not None:
+        return max(0, (now.hour * 60 + now.minute - 60 - first) // SLOT_MINUTES)
     starts = [e.start.hour * 60 + e.start.minute for e in entries]
     starts += [s.starts_at.hour * 60 + s.starts_at.minute for shifts in shift_lists for s in shifts]
     if not starts:
@@ -185,15 +192,18 @@ def diary_week(*, practice: Practice, practitioner: Practitioner, day: date, use
     layout = diary_html.Layout(first=first, last=last, book_url=reverse("appointment-new"),
                                appointment_url=_appointment_base())
     bookable = bool(_bookable(user, [practitioner]))
+    now = timezone.localtime(timezone.now(), zone)
     columns = [
         Column(title=f"{each:%a %d %b}", subtitle="", colour=practitioner.colour,
                html=layout.column(day=each, practitioner_id=practitioner.pk, shifts=shifts[each.weekday()],
                                   entries=by_column[each], bookable=bookable),
-               practitioner_id=practitioner.pk, day=each, bookable=bookable)
+               practitioner_id=practitioner.pk, day=each, bookable=bookable, is_today=each == now.date())
         for each in days
     ]
+    # The week of today opens at now; another week at the top, as before.
     return DiaryGrid(hours=_hours(first, last), rows=(last - first) // SLOT_MINUTES, columns=columns,
-                     cancelled=cancelled, first_minute=first)
+                     cancelled=cancelled, first_minute=first,
+                     scroll_to_row=_scroll_to_row(first, [], [], now=now) if now.date() in days else 0)
 
 
 def _appointment_base() -> str:

@@ -110,6 +110,10 @@ def _booking_initial(request: AuthedRequest, practice: Practice, practitioners) 
         initial["date"] = timezone.localdate(timezone=practice.zone)
     # Opened with a type (?type=<pk>): its "usually telehealth" pre-ticks Telehealth, as the page script does.
     appointment_type = AppointmentType.objects.filter(is_active=True, pk=_int_param(request, "type") or 0).first()
+    if appointment_type is None:
+        # A practice with one type has nothing to choose: one keystroke less for every booking.
+        only = list(AppointmentType.objects.filter(is_active=True)[:2])
+        appointment_type = only[0] if len(only) == 1 else None
     if appointment_type is not None:
         initial["appointment_type"] = appointment_type
         initial["is_telehealth"] = appointment_type.usually_telehealth
@@ -230,7 +234,8 @@ def appointment_new(request: AuthedRequest) -> HttpResponse:
                 for warning in result.warnings:
                     messages.warning(request, warning)
                 _warn_if_zoom_not_ready(request, appointment)
-                return done(request, selectors.diary_url(data["date"]))
+                # The diary opens on the new appointment, so its next step (e.g. Send Zoom details) is one click.
+                return done(request, selectors.diary_url(data["date"], open=appointment.pk))
         chosen = request.POST.get("client")
     elif request.method == "POST":
         # "Find" (client search without JavaScript) or "Change" client: redisplay what was typed, no errors.

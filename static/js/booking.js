@@ -56,7 +56,10 @@
 
   document.addEventListener("keydown", function (event) {
     const panel = document.getElementById("panel");
-    if (event.key === "Escape" && panel && panel.innerHTML.trim()) panel.innerHTML = "";
+    // Escape in an open dialog (the shortcuts help) closes only the dialog.
+    if (event.key === "Escape" && panel && panel.innerHTML.trim() && !document.querySelector("dialog[open]")) {
+      panel.innerHTML = "";
+    }
   });
 
   // Opening "New client" carries the text typed in the client search into its empty fields:
@@ -88,13 +91,7 @@
     if (details.classList && details.classList.contains("quick-add") && details.open) prefillNewClient(details);
   }, true);
 
-  // Move focus into the panel when htmx fills it, for keyboard users.
-  document.addEventListener("htmx:afterSwap", function (event) {
-    if (event.target.id === "panel") {
-      const first = event.target.querySelector("input:not([type=hidden]), select, textarea, button");
-      if (first) first.focus({ preventScroll: true });
-    }
-  });
+  // diary_keys.js moves focus into the panel (its heading or its errors) when htmx fills it.
 })();
 
 // Open the day near the start of the working day rather than at the first row of the grid, and reopen
