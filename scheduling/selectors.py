@@ -60,6 +60,7 @@ class Column:
     subtitle: str
     colour: str
     html: SafeString  # the column's slots and appointment blocks
+    practitioner: Practitioner | None = None  # the day view's column owner; the week view's columns are days
 
 
 @dataclass
@@ -145,7 +146,8 @@ def diary_day(*, practice: Practice, day: date, location: Location | None, user:
     columns = [
         Column(title=p.display_name, subtitle=p.profession, colour=p.colour,
                html=layout.column(day=day, practitioner_id=p.pk, shifts=shifts[p.pk], entries=by_column[p.pk],
-                                  bookable=p.pk in bookable))
+                                  bookable=p.pk in bookable),
+               practitioner=p)
         for p in practitioners
     ]
     return DiaryGrid(hours=_hours(first, last), rows=(last - first) // SLOT_MINUTES, columns=columns,
