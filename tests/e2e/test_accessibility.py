@@ -100,4 +100,9 @@ def test_every_main_page_fits_the_screen_and_passes_axe(
     expect(page.locator("#panel form.booking-form")).to_be_visible()
     check("panel-booking")
 
+    if width <= 760:  # the phone's top bar with its menu open
+        page.get_by_role("button", name="Menu").click()
+        expect(page.locator("nav.mainnav")).to_be_visible()
+        check("menu-open")
+
     assert not problems, "\n".join(problems)
