@@ -191,7 +191,7 @@ def _preview(body: str) -> dict:
 
     sample = {"first_name": "Olivia", "date": "Mon 30 Nov", "time": "10:00", "practitioner": "Amelia Nguyen",
               "location": "Surry Hills", "location_address": "12 Crown Street, Surry Hills NSW 2010",
-              "practice_name": "Harbourside Allied Health", "practice_phone": "(02) 9000 1234"}
+              "practice_name": "Harbourside Allied Health", "practice_phone": "02 9000 1234"}
     try:
         usual.validate_template(body)
     except ValidationError as exc:

@@ -57,6 +57,19 @@ def _overflow(page) -> str | None:
     return None
 
 
+TARGETS = ("button, .btn, select, input:not([type=checkbox]):not([type=radio]):not([type=hidden]), .mainnav a, "
+           ".options-menu a, .toolbar a, .pager a, .close")
+
+
+def _small_targets(page) -> list[str]:
+    """Buttons, links styled as buttons, form controls and menu links under 44 px tall (phones only)."""
+    return page.evaluate("""(selector) => [...document.querySelectorAll(selector)]
+        .filter(el => el.getClientRects().length && el.getBoundingClientRect().height < 43.5)
+        .map(el => `${el.tagName.toLowerCase()}.${el.className}`
+                   + ` "${(el.innerText || el.name || "").trim().slice(0, 30)}"`
+                   + ` ${Math.round(el.getBoundingClientRect().height)}px`)""", TARGETS)
+
+
 def _axe(page) -> list[str]:
     violations = Axe().run(page).response["violations"]
     return [f"{v['impact']} {v['id']}: {[node['target'] for node in v['nodes']][:6]}"
@@ -78,6 +91,8 @@ def test_every_main_page_fits_the_screen_and_passes_axe(
             problems.append(f"{name}: {too_wide}")
         if run_axe:
             problems.extend(f"{name}: {each}" for each in _axe(page))
+        if width <= 760:
+            problems.extend(f"{name}: touch target {each}" for each in _small_targets(page))
         shot(page, f"{name}-{width}")
 
     pages = _pages(live_server, booking_day, busy_day)
@@ -87,7 +102,10 @@ def test_every_main_page_fits_the_screen_and_passes_axe(
               for href in sections if href.rstrip("/") != f"{live_server.url}/options"]
     pages.append(("options-zoom-alice", f"{live_server.url}/options/zoom/{practitioner_a.pk}/"))
     for name, url in pages:
-        page.goto(url)
+        response = page.goto(url)
+        assert response is not None
+        if not response.ok:
+            problems.append(f"{name}: HTTP {response.status} from {url}")
         check(name)
 
     # The diary with the appointment panel open, and with the booking form in the panel.
@@ -100,7 +118,8 @@ def test_every_main_page_fits_the_screen_and_passes_axe(
     expect(page.locator("#panel form.booking-form")).to_be_visible()
     check("panel-booking")
 
-    if width <= 760:  # the phone's top bar with its menu open
+    if width <= 760:  # the phone's top bar with its menu open (the panel, a full-screen sheet, closed first)
+        page.keyboard.press("Escape")
         page.get_by_role("button", name="Menu").click()
         expect(page.locator("nav.mainnav")).to_be_visible()
         check("menu-open")

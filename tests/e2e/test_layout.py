@@ -11,7 +11,6 @@ from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import (
-    CHROMIUM_ARGS,
     column,
     diary_url,
     expect_message,

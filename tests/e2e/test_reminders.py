@@ -22,7 +22,7 @@ from reminders.usual import DEFAULTS
 from tests.e2e.conftest import column, diary_url, expect_message, local, login, open_panel, shot
 from tests.zoom_fixtures import zoom_meetings
 
-# > 160 characters once merged with the preview's sample values (238): two GSM-7 segments.
+# > 160 characters once merged with the preview's sample values (236): two GSM-7 segments.
 LONG_SMS = ("Hi {first_name}, this is a reminder of your appointment with {practitioner} on {date} at {time} at "
             "{location}, {location_address}. Please arrive 10 minutes early. To change it call {practice_phone}. "
             "{practice_name}")
