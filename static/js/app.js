@@ -91,6 +91,9 @@
     setUpMenu();
     addCloseButtons(document);
     makeScrollersFocusable(document);
+    // On a phone the Options menu is one row that scrolls sideways: show the current section.
+    const current = document.querySelector(".options-menu [aria-current=page]");
+    if (current && PHONE.matches) current.scrollIntoView({ block: "nearest", inline: "center" });
   });
   // Messages that htmx brings into the panel.
   document.addEventListener("htmx:load", function (event) {
