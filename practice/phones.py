@@ -32,7 +32,7 @@ def _display(number: phonenumbers.PhoneNumber) -> str:
 
 
 def phone_display(value: str) -> str:
-    """A practice or location phone as people read it ("02 9000 1234", "1300 123 456", "+64 9 123 4567").
+    """A practice or location phone as people read it ("(02) 9000 1234", "1300 123 456", "+64 9 123 4567").
 
     Any kind of number (landline, mobile, 1300); raises ValueError with a message fit for a form when it is not a
     real phone number.

@@ -65,6 +65,7 @@ class Column:
     day: date
     bookable: bool  # the user may book here, and move appointments into it
     is_today: bool = False  # the page draws the current-time line across today's columns
+    practitioner: Practitioner | None = None  # the day view's column owner; the week view's columns are days
 
 
 @dataclass
@@ -153,7 +154,7 @@ def diary_day(*, practice: Practice, day: date, location: Location | None, user:
         Column(title=p.display_name, subtitle=p.profession, colour=p.colour,
                html=layout.column(day=day, practitioner_id=p.pk, shifts=shifts[p.pk], entries=by_column[p.pk],
                                   bookable=p.pk in bookable),
-               practitioner_id=p.pk, day=day, bookable=p.pk in bookable, is_today=day == now.date())
+               practitioner_id=p.pk, day=day, bookable=p.pk in bookable, is_today=day == now.date(), practitioner=p)
         for p in practitioners
     ]
     return DiaryGrid(hours=_hours(first, last), rows=(last - first) // SLOT_MINUTES, columns=columns,

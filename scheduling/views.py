@@ -50,12 +50,34 @@ def diary(request: AuthedRequest) -> HttpResponse:
     today = timezone.localdate(timezone=practice.zone)
     return render(request, "scheduling/diary.html", {
         "grid": grid, "day": day, "today": today, "locations": locations, "location": location,
-        "view": "day",
+        "view": "day", "shown": _phone_column(request, grid),
         "open_url": reverse("appointment-detail", args=[opened]) if (opened := _int_param(request, "open")) else "",
         "prev_url": selectors.diary_url(day - timedelta(days=1), location=location_id),
         "next_url": selectors.diary_url(day + timedelta(days=1), location=location_id),
         "today_url": selectors.diary_url(today, location=location_id),
     })
+
+
+DIARY_PRACTITIONER = "diary_practitioner"
+
+
+def _phone_column(request: AuthedRequest, grid: selectors.DiaryGrid) -> Practitioner | None:
+    """The one practitioner a phone shows in the day view (the page shows every column on larger screens).
+
+    The ?practitioner= switcher's choice, kept in the session so that booking or paging a day comes back to the
+    same column; otherwise a practitioner's own column; otherwise the first. Costs no query: the columns are
+    already read, and the session is saved on every request anyway (idle timeout).
+    """
+    practitioners = [column.practitioner for column in grid.columns if column.practitioner is not None]
+    wanted = _int_param(request, "practitioner")
+    chosen = next((p for p in practitioners if p.pk == wanted), None)
+    if chosen is not None:
+        request.session[DIARY_PRACTITIONER] = chosen.pk
+        return chosen
+    remembered = request.session.get(DIARY_PRACTITIONER)
+    own = next((p for p in practitioners if p.user_id == request.user.pk), None)
+    return (next((p for p in practitioners if p.pk == remembered), None) or own
+            or next(iter(practitioners), None))
 
 
 @require_GET
