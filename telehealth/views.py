@@ -1,9 +1,11 @@
 from django.contrib import messages
-from django.http import HttpResponse
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
 
 from practice import roles
 from practice.errors import ApplicationError
@@ -11,6 +13,7 @@ from practice.http import AuthedRequest, role_required
 from telehealth import selectors, services
 from telehealth.forms import PracticeZoomAppForm, ZoomConnectionForm, ZoomUserForm
 from telehealth.models import ZoomConnection
+from telehealth.webhooks import WebhookRejected
 
 # The connections re-tested by the last change of the practice app: shown once, on the page after saving.
 RETESTED_SESSION_KEY = "zoom_retested"
@@ -138,3 +141,18 @@ def _report_test(request: AuthedRequest, connection: ZoomConnection) -> None:
                                   f"{connection.plan} plan.")
     else:
         messages.error(request, f"The Zoom connection failed: {connection.status_reason}")
+
+
+@csrf_exempt  # Zoom can't send our CSRF token; its own signature is checked instead
+@login_not_required
+@require_POST
+def zoom_webhook(request: HttpRequest) -> HttpResponse:
+    """Zoom's event notifications (issue 12): verified, recorded and answered at once; a worker applies them."""
+    try:
+        answer = services.webhook_receive(body=request.body, timestamp=request.headers.get("x-zm-request-timestamp"),
+                                          signature=request.headers.get("x-zm-signature"))
+    except WebhookRejected as exc:
+        return HttpResponse(exc.message, status=exc.status, content_type="text/plain")
+    if answer is not None:
+        return JsonResponse(answer)
+    return HttpResponse(status=200)
