@@ -7,7 +7,7 @@ the template only places the columns.
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -28,7 +28,8 @@ SLOT_MINUTES = diary_html.SLOT_MINUTES
 ENTRY_FIELDS = (
     "pk", "practitioner_id", "starts_at", "ends_at", "status", "client__first_name", "client__preferred_name",
     "client__last_name", "appointment_type__name", "appointment_type__colour", "location__name", "is_telehealth",
-    "zoom_meeting__state", "zoom_meeting__last_error",
+    "zoom_meeting__state", "zoom_meeting__last_error", "zoom_meeting__live_state", "zoom_meeting__waiting_since",
+    "zoom_meeting__deleted_in_zoom_at", "zoom_meeting__changed_in_zoom_at",
 )
 
 
@@ -48,6 +49,8 @@ class DiaryEntry:
     is_telehealth: bool
     zoom_state: str | None
     zoom_error: str | None
+    # What Zoom's webhooks reported, as diary_html.zoom_badge takes it (issue 12).
+    zoom_live: dict = field(default_factory=dict)
 
     @property
     def status_label(self) -> str:
@@ -80,10 +83,26 @@ def _entries(start: datetime, end: datetime, practitioner_ids: list[int], zone) 
     return [
         DiaryEntry(pk, practitioner_id, starts_at.astimezone(zone), ends_at.astimezone(zone), status,
                    f"{preferred or first} {last}", type_name, colour, location_name, is_telehealth, zoom_state,
-                   zoom_error)
+                   zoom_error, _zoom_live(live_state, waiting_since, deleted_at, changed_at, zone))
         for (pk, practitioner_id, starts_at, ends_at, status, first, preferred, last, type_name, colour,
-             location_name, is_telehealth, zoom_state, zoom_error) in rows
+             location_name, is_telehealth, zoom_state, zoom_error, live_state, waiting_since, deleted_at,
+             changed_at) in rows
     ]
+
+
+def zoom_live_of(meeting, zone) -> dict:
+    """What Zoom's webhooks reported about one meeting, as the diary's badge takes it."""
+    if meeting is None:
+        return {}
+    return _zoom_live(meeting.live_state, meeting.waiting_since, meeting.deleted_in_zoom_at,
+                      meeting.changed_in_zoom_at, zone)
+
+
+def _zoom_live(live_state, waiting_since, deleted_at, changed_at, zone) -> dict:
+    if not (live_state or waiting_since or deleted_at or changed_at):
+        return {}  # the usual case: nothing reported by Zoom
+    return {"live_state": live_state or "", "waiting_since": waiting_since.astimezone(zone) if waiting_since else None,
+            "deleted_in_zoom": deleted_at is not None, "changed_in_zoom": changed_at is not None}
 
 
 def _grid_range(practice: Practice, entries: list[DiaryEntry]) -> tuple[int, int]:

@@ -17,6 +17,7 @@ urlpatterns = [
          name="appointment-telehealth-remove"),
     path("appointments/<int:pk>/zoom/", views.zoom_details, name="appointment-zoom"),
     path("appointments/<int:pk>/zoom/start/", views.zoom_start, name="appointment-zoom-start"),
+    path("appointments/<int:pk>/zoom/restore/", views.appointment_zoom_restore, name="appointment-zoom-restore"),
     path("options/appointment-types/", views.options_appointment_types, name="options-appointment-types"),
     path("options/appointment-types/new/", views.options_appointment_type_new, name="options-appointment-type-new"),
     path("options/appointment-types/<int:pk>/", views.options_appointment_type_edit,

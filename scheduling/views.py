@@ -170,7 +170,8 @@ def appointment_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         return HttpResponse(diary_html.zoom_badge(
             is_telehealth=appointment.is_telehealth and not appointment.is_cancelled,
             state=meeting.state if meeting else None, error=meeting.last_error if meeting else None,
-            poll_url=f"{reverse('appointment-detail', args=[appointment.pk])}?part=zoom-badge"))
+            poll_url=f"{reverse('appointment-detail', args=[appointment.pk])}?part=zoom-badge",
+            **selectors.zoom_live_of(meeting, request.practice.zone)))
     return render_page(request, "scheduling/_appointment_detail.html", _detail_context(request, appointment))
 
 
@@ -324,6 +325,18 @@ def appointment_telehealth_remove(request: AuthedRequest, pk: int) -> HttpRespon
                "was not notified."
 
     return _act(request, pk, remove)
+
+
+@require_POST
+def appointment_zoom_restore(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Restore a meeting changed in Zoom to the appointment's time and the security settings (issue 12)."""
+    def restore(appointment) -> str:
+        if appointment.zoom_meeting is None or not appointment.is_telehealth:
+            raise ApplicationError("This appointment has no Zoom meeting.")
+        telehealth_services.meeting_restore(actor=request.user, meeting=appointment.zoom_meeting)
+        return "The Zoom meeting was restored to the appointment's time and settings."
+
+    return _act(request, pk, restore)
 
 
 @require_GET

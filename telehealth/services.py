@@ -164,6 +164,9 @@ def connection_save(*, actor: User, practitioner: Practitioner, zoom_user: str, 
     changes = field_changes(before, after, secret_fields=("client_secret",))
     if secret_changed:
         changes["client_secret"] = SECRET_CHANGED
+    if uses_practice_app and connection.webhook_secret_encrypted:
+        connection.webhook_secret_encrypted = ""  # so does its webhook secret token
+        changes["webhook_secret"] = SECRET_CHANGED
     if "zoom_user" in changes:
         connection.daily_limit_until = None  # the limit is per Zoom user
     for name, value in after.items():
@@ -870,13 +873,6 @@ PRACTICE_APP_SOURCE = "practice"
 WEBHOOK_SWEEP_AFTER = timedelta(minutes=1)
 
 
-def _check_webhook_secret(secret: str) -> None:
-    if not secret.isascii() or not secret.isprintable() or any(c.isspace() for c in secret) or len(secret) > 200:
-        raise ApplicationError("The secret token contains characters Zoom secret tokens never have (only letters, "
-                               "digits and punctuation, no spaces). Copy it again from the Zoom app's Feature page.",
-                               code="bad_webhook_secret")
-
-
 @transaction.atomic
 def webhook_secret_set(*, actor: User, secret: str, connection: ZoomConnection | None = None) -> bool:
     """Store the webhook secret token of the practice's app (no ``connection``) or of a connection's own app.
@@ -886,7 +882,9 @@ def webhook_secret_set(*, actor: User, secret: str, connection: ZoomConnection |
     """
     if not secret:
         return False
-    _check_webhook_secret(secret)
+    problem = webhooks.secret_token_problem(secret)
+    if problem:
+        raise ApplicationError(problem, code="bad_webhook_secret")
     if connection is None:
         owner: PracticeZoomApp | ZoomConnection | None = PracticeZoomApp.objects.select_for_update().filter(
             pk=PracticeZoomApp.SINGLETON_PK).first()

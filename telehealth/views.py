@@ -36,7 +36,8 @@ def _connections_page(request: AuthedRequest, app_form: PracticeZoomAppForm, sta
 def _app_form(data: dict | None = None) -> PracticeZoomAppForm:
     app = selectors.practice_app_get()
     initial = {"account_id": app.account_id, "client_id": app.client_id} if app else {}
-    return PracticeZoomAppForm(data, initial=initial, has_secret=app is not None)
+    return PracticeZoomAppForm(data, initial=initial, has_secret=app is not None,
+                               has_webhook_secret=bool(app and app.webhook_secret_encrypted))
 
 
 @require_GET
@@ -53,13 +54,18 @@ def zoom_practice_app(request: AuthedRequest) -> HttpResponse:
         return redirect(reverse("zoom-connections"))
     form = _app_form(request.POST)
     if form.is_valid():
+        webhook_secret = form.cleaned_data.pop("webhook_secret", "")
         try:
             _app, changed = services.practice_app_save(actor=request.user, **form.cleaned_data)
+            webhook_changed = services.webhook_secret_set(actor=request.user, secret=webhook_secret)
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
             if not changed:
-                messages.info(request, "The practice's Zoom app is unchanged.")
+                if webhook_changed:
+                    messages.success(request, "The webhook secret token of the practice's Zoom app was saved.")
+                else:
+                    messages.info(request, "The practice's Zoom app is unchanged.")
                 return redirect(reverse("zoom-connections"))
             results = services.practice_app_retest(actor=request.user)
             request.session[RETESTED_SESSION_KEY] = [(r.connection.pk, r.tested) for r in results]
@@ -102,11 +108,14 @@ def zoom_connection_edit(request: AuthedRequest, practitioner_pk: int) -> HttpRe
         initial = {"zoom_user": zoom_user} | (
             {"account_id": connection.account_id, "client_id": connection.client_id} if own and connection else {})
         form = ZoomConnectionForm(data, initial=initial,
-                                  has_secret=own and bool(connection and connection.client_secret_encrypted))
+                                  has_secret=own and bool(connection and connection.client_secret_encrypted),
+                                  has_webhook_secret=own and bool(connection and connection.webhook_secret_encrypted))
     if request.method == "POST" and form.is_valid():
+        webhook_secret = form.cleaned_data.pop("webhook_secret", "")
         try:
             connection = services.connection_save(actor=request.user, practitioner=practitioner,
                                                   uses_practice_app=mode == "practice", **form.cleaned_data)
+            services.webhook_secret_set(actor=request.user, secret=webhook_secret, connection=connection)
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:

@@ -43,6 +43,14 @@ class WebhookRejected(Exception):
         self.message = message
 
 
+def secret_token_problem(secret: str) -> str:
+    """Why this can never be a Zoom app's secret token, or ""."""
+    if not secret.isascii() or not secret.isprintable() or any(c.isspace() for c in secret) or len(secret) > 200:
+        return ("The secret token contains characters Zoom secret tokens never have (only letters, digits and "
+                "punctuation, no spaces). Copy it again from the Zoom app's Features page.")
+    return ""
+
+
 def signature(secret: str, timestamp: str, body: bytes) -> str:
     message = b"v0:" + timestamp.encode() + b":" + body
     return "v0=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
