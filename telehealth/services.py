@@ -901,6 +901,8 @@ def webhook_secret_set(*, actor: User, secret: str, connection: ZoomConnection |
         return False
     owner.webhook_secret_encrypted = crypto.encrypt(secret)
     owner.save(update_fields=["webhook_secret_encrypted", "updated_at"])
+    if connection is not None:  # the caller's copy may be saved whole later (connection_test): keep it current
+        connection.webhook_secret_encrypted = owner.webhook_secret_encrypted
     audit_record(actor=actor, action="zoom.webhook_secret_changed", obj=owner,
                  summary=f"{whose}: webhook secret token saved", changes={"webhook_secret": SECRET_CHANGED})
     return True

@@ -18,7 +18,7 @@ POLL_LATER = 20
 # Around a live meeting's time the panel asks every POLL_LIVE seconds for what Zoom's webhooks reported
 # (client waiting, in progress, ended, changed or deleted in Zoom: issue 12).
 POLL_LIVE = 10
-LIVE_WINDOW = timedelta(hours=1)
+LIVE_WINDOW = timedelta(hours=3)
 
 
 @dataclass
