@@ -74,9 +74,11 @@ class DiaryGrid:
     scroll_to_row: int = 0  # the row to show first: an hour before the first appointment or working hour
 
 
-def _entries(start: datetime, end: datetime, practitioner_ids: list[int], zone) -> list[DiaryEntry]:
+def _entries(start: datetime, end: datetime, practitioner_ids: list[int] | None, zone, **filters) -> list[DiaryEntry]:
+    if practitioner_ids is not None:
+        filters["practitioner_id__in"] = practitioner_ids
     rows = (
-        Appointment.objects.filter(practitioner_id__in=practitioner_ids, starts_at__lt=end, ends_at__gt=start)
+        Appointment.objects.filter(starts_at__lt=end, ends_at__gt=start, **filters)
         .order_by("starts_at")
         .values_list(*ENTRY_FIELDS)
     )
@@ -177,6 +179,23 @@ def _scroll_to_row(first: int, entries: list[DiaryEntry], shift_lists) -> int:
     if not starts:
         return 0
     return max(0, (min(starts) - 60 - first) // SLOT_MINUTES)
+
+
+# A webhook applied while a poll ran may commit with an earlier time than the poll's answer: ask a little further back
+# (sending a badge twice is harmless).
+ZOOM_LIVE_OVERLAP = timedelta(seconds=5)
+
+
+def diary_zoom_changes(*, practice: Practice, first_day: date, last_day: date, since: datetime) -> list[DiaryEntry]:
+    """Telehealth appointments of these days whose meeting a Zoom webhook changed since then (one query).
+
+    The diary's live poll (issue 12) sends only these blocks' badges, so a full day costs nothing to keep current.
+    """
+    zone = practice.zone
+    start, _ = day_bounds(first_day, zone)
+    _, end = day_bounds(last_day, zone)
+    return _entries(start, end, None, zone, is_telehealth=True,
+                    zoom_meeting__zoom_event_applied_at__gt=since - ZOOM_LIVE_OVERLAP)
 
 
 def week_start(day: date) -> date:

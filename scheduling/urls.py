@@ -6,6 +6,7 @@ urlpatterns = [
     path("diary/", views.diary, name="diary"),
     path("diary/week/", views.diary_week, name="diary-week"),
     path("diary/sheet/", views.day_sheet, name="day-sheet"),
+    path("diary/zoom-live/", views.diary_zoom_live, name="diary-zoom-live"),
     path("appointments/new/", views.appointment_new, name="appointment-new"),
     path("appointments/<int:pk>/", views.appointment_detail, name="appointment-detail"),
     path("appointments/<int:pk>/move/", views.appointment_move, name="appointment-move"),

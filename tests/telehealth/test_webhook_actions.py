@@ -261,3 +261,72 @@ def test_a_secret_token_with_spaces_is_refused_on_the_form(admin_user, client, p
                                                           "webhook_secret": "has space"})
     assert "characters Zoom secret tokens never have" in response.content.decode()
     assert PracticeZoomApp.load().webhook_secret_encrypted == ""
+
+
+# The diary's live poll (issue 12 item 3) -----------------------------------------------------------------------
+
+def _poll_url(html: str) -> str:
+    import re
+    from html import unescape
+
+    match = re.search(r'id="zoom-live"[^>]*hx-get="([^"]+)"', html)
+    assert match, "no live poll on the page"
+    return unescape(match.group(1))
+
+
+def test_todays_diary_polls_every_10s_and_other_days_do_not(live, front_desk, client):
+    client.force_login(front_desk)
+    today = timezone.localdate()
+    html = client.get(reverse("diary") + f"?date={today.isoformat()}").content.decode()
+    assert 'hx-trigger="every 10s"' in html and "X-Background-Poll" in html
+    assert _poll_url(html).startswith(reverse("diary-zoom-live"))
+    other = client.get(reverse("diary") + f"?date={(today + timedelta(days=2)).isoformat()}").content.decode()
+    assert 'id="zoom-live"' not in other
+
+
+def test_the_poll_sends_only_blocks_a_webhook_changed_then_moves_its_since(live, applied, front_desk, client,
+                                                                           tele_book, practitioner_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    quiet = tele_book(practitioner_a, starts_at=timezone.now() + timedelta(hours=4))
+    client.force_login(front_desk)
+    day = timezone.localtime(live.starts_at).date().isoformat()  # today, unless near midnight
+    url = reverse("diary-zoom-live") + f"?from={day}&to={day}&since={now_ms()}"
+    with CaptureQueriesContext(connection) as nothing_changed:
+        response = client.get(url, HTTP_X_BACKGROUND_POLL="1")
+    assert 'id="zb' not in response.content.decode()
+    time.sleep(0.01)
+    applied(envelope("meeting.participant_joined_waiting_room", live.zoom_meeting, ts=now_ms(), participant="p1"))
+    with CaptureQueriesContext(connection) as one_changed:
+        answer = client.get(url, HTTP_X_BACKGROUND_POLL="1").content.decode()
+    assert f'id="zb{live.pk}" hx-swap-oob="true"' in answer and "Client waiting since" in answer
+    assert f'id="zb{quiet.pk}"' not in answer
+    assert len(one_changed) == len(nothing_changed)  # one query for the changes, whatever their number
+    next_url = _poll_url(answer)
+    assert next_url != url
+    later = client.get(next_url, HTTP_X_BACKGROUND_POLL="1").content.decode()
+    # Sent again only within the few seconds' overlap kept against a commit racing the poll.
+    assert later.count('hx-swap-oob="true"') <= 1
+
+
+@pytest.mark.parametrize("query", ["", "?from=x&to=y&since=1", "?from=2030-01-01&to=2030-01-01&since=soon",
+                                   "?from=2030-01-01&to=2030-02-01&since=1",
+                                   "?from=2030-01-01&to=2030-01-01&since=99999999999999999999"])
+def test_the_poll_answers_bad_input_with_400(front_desk, client, practice, query):
+    client.force_login(front_desk)
+    assert client.get(reverse("diary-zoom-live") + query).status_code == 400
+
+
+def test_background_polls_do_not_keep_an_idle_session_alive(front_desk, client, practice, time_machine):
+    from practice.middleware import IdleSessionMiddleware
+
+    client.force_login(front_desk)
+    client.get(reverse("diary"))
+    stamped = client.session[IdleSessionMiddleware.KEY]
+    time_machine.move_to(timezone.now() + timedelta(minutes=5))
+    url = reverse("diary-zoom-live") + f"?from=2030-01-01&to=2030-01-01&since={now_ms()}"
+    client.get(url, HTTP_X_BACKGROUND_POLL="1")
+    assert client.session[IdleSessionMiddleware.KEY] == stamped
+    client.get(reverse("diary"))  # a person's request does refresh it
+    assert client.session[IdleSessionMiddleware.KEY] > stamped
