@@ -871,6 +871,8 @@ def meeting_mark_resolved(*, actor: User, meeting: ZoomMeeting) -> ZoomMeeting:
 PRACTICE_APP_SOURCE = "practice"
 # Events still unapplied this long after they came (a broker outage lost the task): the beat sweep applies them.
 WEBHOOK_SWEEP_AFTER = timedelta(minutes=1)
+# Applied events are kept this long to recognise Zoom's redeliveries (its last retry comes ~85 minutes later).
+WEBHOOK_KEEP = timedelta(days=7)
 
 
 @transaction.atomic
@@ -976,12 +978,14 @@ def _queue_webhook_apply(event_pk: int) -> None:
 
 
 def webhook_events_sweep() -> int:
-    """Apply events recorded but not applied a while after they came (their task was lost). Returns how many."""
+    """Apply events recorded but not applied a while after they came (their task was lost), and forget applied
+    events older than WEBHOOK_KEEP. Returns how many were applied."""
     due = WebhookEvent.objects.filter(applied_at__isnull=True,
                                       received_at__lt=timezone.now() - WEBHOOK_SWEEP_AFTER).order_by("event_ts")
     pks = list(due.values_list("pk", flat=True)[:500])
     for pk in pks:
         webhook_event_apply(event_pk=pk)
+    WebhookEvent.objects.filter(applied_at__isnull=False, received_at__lt=timezone.now() - WEBHOOK_KEEP).delete()
     return len(pks)
 
 
@@ -1047,7 +1051,7 @@ def _change_text(meeting: ZoomMeeting, name: str, value) -> str:
             moved = parse_time(value)
         except ValueError:
             return ""
-        if moved is None or moved == meeting.starts_at:
+        if moved is None or moved == meeting.starts_at.replace(microsecond=0):
             return ""
         return f"Time changed in Zoom to {practice_time(moved)} (booked {practice_time(meeting.starts_at)})."
     if name == "duration":

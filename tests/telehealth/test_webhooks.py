@@ -212,6 +212,9 @@ def test_a_lost_task_is_applied_by_the_sweep(meeting, client, time_machine):
     zoom_reconcile.apply()
     assert fresh(meeting).live_state == LiveState.IN_PROGRESS
     assert services.webhook_event_apply(event_pk=WebhookEvent.objects.get().pk) == "already applied"
+    time_machine.move_to(datetime.now(UTC) + services.WEBHOOK_KEEP)
+    zoom_reconcile.apply()
+    assert not WebhookEvent.objects.exists()  # kept a week for redeliveries, then forgotten
 
 
 # What each event does ------------------------------------------------------------------------------------------
