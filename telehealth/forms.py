@@ -22,8 +22,8 @@ def _webhook_secret_field(has_secret: bool) -> forms.CharField:
         label="Webhook secret token", max_length=200, required=False, strip=True,
         help_text=("A secret token is stored. Leave empty to keep it, or enter a new one." if has_secret
                    else "Optional. From the Zoom app's Features page (Event Subscriptions, Secret Token), with the "
-                        "endpoint URL <this site>/webhooks/zoom/. Shows the waiting room and Zoom-side changes "
-                        "on the diary."),
+                        "endpoint URL: this site's address followed by /webhooks/zoom/. Shows the waiting room and "
+                        "Zoom-side changes on the diary."),
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
 
