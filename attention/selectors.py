@@ -81,6 +81,23 @@ def _meeting_items(meetings: list[ZoomMeeting]) -> list[Item]:
             return reverse("attention-meeting", args=[meeting.pk, action])
 
         when = f"{meeting.practitioner}, {_local(meeting.starts_at)}"
+        current = appointment is not None and appointment.zoom_meeting_id == meeting.pk \
+            and not appointment.is_cancelled and appointment.starts_at > timezone.now()
+        if meeting.state == MeetingState.DELETED and meeting.deleted_in_zoom_at is not None:
+            actions = [Action("Re-create", act("try-again"), "primary")] if current else []
+            actions.append(Action("Mark resolved", act("resolve")))
+            items.append(Item("zoom", f"Zoom meeting deleted in Zoom: {when}",
+                              f"Someone deleted it in Zoom, outside the app, at {_local(meeting.deleted_in_zoom_at)}."
+                              " Its link, meeting ID and passcode no longer work: re-create it and send the client "
+                              "the new details.", meeting.deleted_in_zoom_at, appointment, actions))
+            continue
+        if meeting.state == MeetingState.ACTIVE and meeting.changed_in_zoom_at is not None:
+            actions = [Action("Restore", act("restore"), "primary")] if current else []
+            actions.append(Action("Mark resolved", act("resolve"), confirm="The change made in Zoom stays."))
+            items.append(Item("zoom", f"Zoom meeting changed in Zoom: {when}",
+                              " ".join(meeting.zoom_change_texts) or "Changed in Zoom, outside the app.",
+                              meeting.changed_in_zoom_at, appointment, actions))
+            continue
         if meeting.state == MeetingState.FAILED:
             actions = []
             if appointment is not None and appointment.zoom_meeting_id == meeting.pk and not appointment.is_cancelled \

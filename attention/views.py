@@ -33,6 +33,8 @@ MEETING_ACTIONS: dict[str, tuple[Callable, str]] = {
     "resolve": (lambda actor, row: telehealth_services.meeting_mark_resolved(actor=actor, meeting=row),
                 "Marked resolved."),
     "try-again": (lambda actor, row: _try_again(actor=actor, meeting=row), "The Zoom meeting is being created."),
+    "restore": (lambda actor, row: telehealth_services.meeting_restore(actor=actor, meeting=row),
+                "The Zoom meeting was restored to the appointment's time and settings."),
 }
 MESSAGE_ACTIONS: dict[str, tuple[Callable, str]] = {
     "sent": (lambda actor, row: reminder_services.message_mark_sent(actor=actor, message=row), "Marked as sent."),

@@ -19,13 +19,16 @@ class IdleSessionMiddleware:
 
     REFRESH_AFTER = 60  # seconds
     KEY = "_refreshed_at"
+    # Sent by polls the page makes by itself (the diary's live Zoom badges): they are not a person's activity, so
+    # a diary left open still times out.
+    BACKGROUND_HEADER = "X-Background-Poll"
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
 
     def __call__(self, request):
         session = request.session
-        if not session.is_empty():
+        if not session.is_empty() and not request.headers.get(self.BACKGROUND_HEADER):
             now = int(time.time())
             if now - session.get(self.KEY, 0) >= self.REFRESH_AFTER:
                 session[self.KEY] = now

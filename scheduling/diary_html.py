@@ -12,7 +12,7 @@ from html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from scheduling.models import Status
-from telehealth.models import MeetingState
+from telehealth.models import LiveState, MeetingState
 
 SLOT_MINUTES = 15
 # The Zoom badge on a telehealth block, by the meeting's state: (class, text, prefix of the hover reason).
@@ -23,15 +23,33 @@ ZOOM_BADGES: dict[str, tuple[str, str, str]] = {
 }
 # A create still under way and not failing yet: the block says so and asks again until it is settled.
 CREATING_BADGE = ("warn", "Creating Zoom meeting…", "")
+# Reported by Zoom's webhooks (issue 12): the meeting was deleted or changed in Zoom, outside the app.
+ZOOM_DELETED_BADGE = ("bad", "Deleted in Zoom", "")
+ZOOM_CHANGED_BADGE = ("warn", "Changed in Zoom", "")
+LIVE_BADGES: dict[str, tuple[str, str]] = {
+    LiveState.IN_PROGRESS: ("live", "In progress"),
+    LiveState.ENDED: ("muted", "Ended"),
+}
 POLL_SECONDS = 5
 
 
-def zoom_badge(*, is_telehealth: bool, state: str | None, error: str | None, poll_url: str = "") -> str:
-    """The badge's HTML. While the meeting is being created it polls ``poll_url`` (htmx) and replaces itself."""
+def zoom_badge(*, is_telehealth: bool, state: str | None, error: str | None, poll_url: str = "",
+               live_state: str = "", waiting_since: datetime | None = None, deleted_in_zoom: bool = False,
+               changed_in_zoom: bool = False) -> str:
+    """The badges' HTML. While the meeting is being created it polls ``poll_url`` (htmx) and replaces itself.
+
+    What Zoom's webhooks reported (issue 12) comes after: deleted or changed in Zoom replaces the meeting's own
+    badge; "Client waiting since" (``waiting_since`` already in the practice's zone), "In progress" and "Ended"
+    follow it.
+    """
     if not is_telehealth:
         return ""
     if state == MeetingState.PENDING_CREATE and not error:
         css, text, prefix = CREATING_BADGE
+    elif state == MeetingState.DELETED and deleted_in_zoom:
+        css, text, prefix = ZOOM_DELETED_BADGE
+    elif state == MeetingState.ACTIVE and changed_in_zoom:
+        css, text, prefix = ZOOM_CHANGED_BADGE
     else:
         css, text, prefix = ZOOM_BADGES.get(state or "", ("bad", "No Zoom meeting", ""))
     title = f' title="{escape(prefix + error)}"' if prefix and error else ""
@@ -41,7 +59,15 @@ def zoom_badge(*, is_telehealth: bool, state: str | None, error: str | None, pol
         every = POLL_SECONDS if not error else POLL_SECONDS * 6
         poll = (f' hx-get="{escape(poll_url)}" hx-trigger="every {every}s" hx-target="this" hx-swap="outerHTML"'
                 ' hx-push-url="false"')
-    return f'<span class="badge {css}"{title}{poll}>{text}</span>'
+    badge = f'<span class="badge {css}"{title}{poll}>{text}</span>'
+    if state != MeetingState.ACTIVE:
+        return badge
+    if waiting_since is not None:
+        badge += f'<span class="badge waiting">Client waiting since {waiting_since:%H:%M}</span>'
+    if live_state in LIVE_BADGES:
+        live_css, live_text = LIVE_BADGES[live_state]
+        badge += f'<span class="badge {live_css}">{live_text}</span>'
+    return badge
 
 
 def _hhmm(moment: datetime) -> str:
@@ -91,12 +117,12 @@ class Layout:
             f'style="--top:{top};--len:{length};--type:{escape(entry.colour)}">'
             f'<span class="t">{start}–{end}</span> '
             f'<strong>{escape(entry.client_name)}</strong> <span class="ty">{escape(entry.type_name)}</span>'
-            f'{status}<span class="badges">{self.badge(entry)}</span></a>'
+            f'{status}<span class="badges" id="zb{entry.pk}">{self.badge(entry)}</span></a>'
         )
 
     def badge(self, entry) -> str:
         return zoom_badge(is_telehealth=entry.is_telehealth, state=entry.zoom_state, error=entry.zoom_error,
-                          poll_url=f"{self.appointment_url}{entry.pk}/?part=zoom-badge")
+                          poll_url=f"{self.appointment_url}{entry.pk}/?part=zoom-badge", **entry.zoom_live)
 
 
     def column(self, *, day: date, practitioner_id: int, shifts, entries, bookable: bool) -> SafeString:

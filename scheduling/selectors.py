@@ -7,7 +7,7 @@ the template only places the columns.
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -29,7 +29,8 @@ SLOT_MINUTES = diary_html.SLOT_MINUTES
 ENTRY_FIELDS = (
     "pk", "practitioner_id", "starts_at", "ends_at", "status", "client__first_name", "client__preferred_name",
     "client__last_name", "appointment_type__name", "appointment_type__colour", "location__name", "is_telehealth",
-    "zoom_meeting__state", "zoom_meeting__last_error",
+    "zoom_meeting__state", "zoom_meeting__last_error", "zoom_meeting__live_state", "zoom_meeting__waiting_since",
+    "zoom_meeting__deleted_in_zoom_at", "zoom_meeting__changed_in_zoom_at",
 )
 
 
@@ -49,6 +50,8 @@ class DiaryEntry:
     is_telehealth: bool
     zoom_state: str | None
     zoom_error: str | None
+    # What Zoom's webhooks reported, as diary_html.zoom_badge takes it (issue 12).
+    zoom_live: dict = field(default_factory=dict)
 
     @property
     def status_label(self) -> str:
@@ -78,19 +81,37 @@ class DiaryGrid:
     first_minute: int = 0  # minutes after midnight of the first row, for the page's current-time line
 
 
-def _entries(start: datetime, end: datetime, practitioner_ids: list[int], zone) -> list[DiaryEntry]:
+def _entries(start: datetime, end: datetime, practitioner_ids: list[int] | None, zone, **filters) -> list[DiaryEntry]:
+    if practitioner_ids is not None:
+        filters["practitioner_id__in"] = practitioner_ids
     rows = (
-        Appointment.objects.filter(practitioner_id__in=practitioner_ids, starts_at__lt=end, ends_at__gt=start)
+        Appointment.objects.filter(starts_at__lt=end, ends_at__gt=start, **filters)
         .order_by("starts_at")
         .values_list(*ENTRY_FIELDS)
     )
     return [
         DiaryEntry(pk, practitioner_id, starts_at.astimezone(zone), ends_at.astimezone(zone), status,
                    f"{preferred or first} {last}", type_name, colour, location_name, is_telehealth, zoom_state,
-                   zoom_error)
+                   zoom_error, _zoom_live(live_state, waiting_since, deleted_at, changed_at, zone))
         for (pk, practitioner_id, starts_at, ends_at, status, first, preferred, last, type_name, colour,
-             location_name, is_telehealth, zoom_state, zoom_error) in rows
+             location_name, is_telehealth, zoom_state, zoom_error, live_state, waiting_since, deleted_at,
+             changed_at) in rows
     ]
+
+
+def zoom_live_of(meeting, zone) -> dict:
+    """What Zoom's webhooks reported about one meeting, as the diary's badge takes it."""
+    if meeting is None:
+        return {}
+    return _zoom_live(meeting.live_state, meeting.waiting_since, meeting.deleted_in_zoom_at,
+                      meeting.changed_in_zoom_at, zone)
+
+
+def _zoom_live(live_state, waiting_since, deleted_at, changed_at, zone) -> dict:
+    if not (live_state or waiting_since or deleted_at or changed_at):
+        return {}  # the usual case: nothing reported by Zoom
+    return {"live_state": live_state or "", "waiting_since": waiting_since.astimezone(zone) if waiting_since else None,
+            "deleted_in_zoom": deleted_at is not None, "changed_in_zoom": changed_at is not None}
 
 
 def _grid_range(practice: Practice, entries: list[DiaryEntry]) -> tuple[int, int]:
@@ -172,6 +193,23 @@ def _scroll_to_row(first: int, entries: list[DiaryEntry], shift_lists, *, now: d
     if not starts:
         return 0
     return max(0, (min(starts) - 60 - first) // SLOT_MINUTES)
+
+
+# A webhook applied while a poll ran may commit with an earlier time than the poll's answer: ask a little further back
+# (sending a badge twice is harmless).
+ZOOM_LIVE_OVERLAP = timedelta(seconds=5)
+
+
+def diary_zoom_changes(*, practice: Practice, first_day: date, last_day: date, since: datetime) -> list[DiaryEntry]:
+    """Telehealth appointments of these days whose meeting a Zoom webhook changed since then (one query).
+
+    The diary's live poll (issue 12) sends only these blocks' badges, so a full day costs nothing to keep current.
+    """
+    zone = practice.zone
+    start, _ = day_bounds(first_day, zone)
+    _, end = day_bounds(last_day, zone)
+    return _entries(start, end, None, zone, is_telehealth=True,
+                    zoom_meeting__zoom_event_applied_at__gt=since - ZOOM_LIVE_OVERLAP)
 
 
 def week_start(day: date) -> date:

@@ -1,14 +1,16 @@
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db.models import Count
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from practice import roles
@@ -51,6 +53,7 @@ def diary(request: AuthedRequest) -> HttpResponse:
     return render(request, "scheduling/diary.html", {
         "grid": grid, "day": day, "today": today, "locations": locations, "location": location,
         "view": "day", "shown": _phone_column(request, grid),
+        "zoom_live_url": _zoom_live_url(day, day) if day == today else "",
         "open_url": reverse("appointment-detail", args=[opened]) if (opened := _int_param(request, "open")) else "",
         "prev_url": selectors.diary_url(day - timedelta(days=1), location=location_id),
         "next_url": selectors.diary_url(day + timedelta(days=1), location=location_id),
@@ -92,12 +95,53 @@ def diary_week(request: AuthedRequest) -> HttpResponse:
             if practitioner else None)
     today = timezone.localdate(timezone=practice.zone)
     base = {"practitioner": practitioner.pk if practitioner else None}
+    monday = selectors.week_start(day)
     return render(request, "scheduling/diary.html", {
         "grid": grid, "day": day, "today": today, "practitioners": practitioners, "practitioner": practitioner,
         "view": "week",
+        "zoom_live_url": _zoom_live_url(today, today) if selectors.week_start(today) == monday else "",
         "prev_url": selectors.week_url(day - timedelta(days=7), **base),
         "next_url": selectors.week_url(day + timedelta(days=7), **base),
         "today_url": selectors.week_url(today, **base),
+    })
+
+
+def _zoom_live_url(first_day: date, last_day: date, since: datetime | None = None) -> str:
+    moment = since or timezone.now()
+    query = urlencode({"from": first_day.isoformat(), "to": last_day.isoformat(),
+                       "since": int(moment.timestamp() * 1000)})
+    return f"{reverse('diary-zoom-live')}?{query}"
+
+
+# Days one live poll may cover: a week view at most.
+ZOOM_LIVE_MAX_DAYS = 7
+
+
+@require_GET
+def diary_zoom_live(request: AuthedRequest) -> HttpResponse:
+    """The diary's live poll (issue 12): the badges of blocks whose meeting a Zoom webhook changed since ``since``.
+
+    One query whatever the size of the day. The answer is the poller itself with a later ``since`` (it replaces
+    itself) and each changed block's badges as an htmx out-of-band swap.
+    """
+    try:
+        first_day = date.fromisoformat(request.GET.get("from", ""))
+        last_day = date.fromisoformat(request.GET.get("to", ""))
+        since_ms = int(request.GET.get("since", ""))
+        since = datetime.fromtimestamp(since_ms / 1000, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return HttpResponseBadRequest("from, to (dates) and since (ms) are required.")
+    if not 0 <= (last_day - first_day).days < ZOOM_LIVE_MAX_DAYS:
+        return HttpResponseBadRequest("At most a week at a time.")
+    now = timezone.now()
+    entries = selectors.diary_zoom_changes(practice=request.practice, first_day=first_day, last_day=last_day,
+                                           since=since)
+    layout = diary_html.Layout(first=0, last=0, book_url="",
+                               appointment_url=reverse("appointment-detail", args=[0]).removesuffix("0/"))
+    badges = "".join(f'<span class="badges" id="zb{entry.pk}" hx-swap-oob="true">{layout.badge(entry)}</span>'
+                     for entry in entries if entry.status != Status.CANCELLED)
+    return render(request, "scheduling/_zoom_live.html", {
+        "zoom_live_url": _zoom_live_url(first_day, last_day, now), "badges": mark_safe(badges),  # noqa: S308
     })
 
 
@@ -302,7 +346,8 @@ def appointment_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         return HttpResponse(diary_html.zoom_badge(
             is_telehealth=appointment.is_telehealth and not appointment.is_cancelled,
             state=meeting.state if meeting else None, error=meeting.last_error if meeting else None,
-            poll_url=f"{reverse('appointment-detail', args=[appointment.pk])}?part=zoom-badge"))
+            poll_url=f"{reverse('appointment-detail', args=[appointment.pk])}?part=zoom-badge",
+            **selectors.zoom_live_of(meeting, request.practice.zone)))
     return render_page(request, "scheduling/_appointment_detail.html", _detail_context(request, appointment))
 
 
@@ -596,6 +641,18 @@ def appointment_telehealth_remove(request: AuthedRequest, pk: int) -> HttpRespon
                "was not notified."
 
     return _act(request, pk, remove)
+
+
+@require_POST
+def appointment_zoom_restore(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Restore a meeting changed in Zoom to the appointment's time and the security settings (issue 12)."""
+    def restore(appointment) -> str:
+        if appointment.zoom_meeting is None or not appointment.is_telehealth:
+            raise ApplicationError("This appointment has no Zoom meeting.")
+        telehealth_services.meeting_restore(actor=request.user, meeting=appointment.zoom_meeting)
+        return "The Zoom meeting was restored to the appointment's time and settings."
+
+    return _act(request, pk, restore)
 
 
 @require_GET

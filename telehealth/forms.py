@@ -1,5 +1,6 @@
 from django import forms
 
+from telehealth.webhooks import secret_token_problem
 from telehealth.zoom import ZoomUser, credentials_problem
 
 ZOOM_USER_HELP = "The practitioner's Zoom email or user ID (each practitioner their own)."
@@ -13,6 +14,24 @@ def _secret_field(has_secret: bool) -> forms.CharField:
                    else "From the Zoom Server-to-Server OAuth app (App credentials)."),
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
+
+
+def _webhook_secret_field(has_secret: bool) -> forms.CharField:
+    # Write-only like the client secret. Optional: without it Zoom's webhooks (live waiting room) stay off.
+    return forms.CharField(
+        label="Webhook secret token", max_length=200, required=False, strip=True,
+        help_text=("A secret token is stored. Leave empty to keep it, or enter a new one." if has_secret
+                   else "Optional. From the Zoom app's Features page (Event Subscriptions, Secret Token), with the "
+                        "endpoint URL: this site's address followed by /webhooks/zoom/. Shows the waiting room and "
+                        "Zoom-side changes on the diary."),
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+
+def _check_webhook_secret(form: forms.Form, data: dict) -> None:
+    problem = secret_token_problem(data.get("webhook_secret") or "")
+    if problem:
+        form.add_error("webhook_secret", problem)
 
 
 def _check_credentials(form: forms.Form, data: dict) -> None:
@@ -36,13 +55,15 @@ class PracticeZoomAppForm(forms.Form):
     account_id = forms.CharField(label="Account ID", max_length=100)
     client_id = forms.CharField(label="Client ID", max_length=100)
 
-    def __init__(self, *args, has_secret: bool, **kwargs) -> None:
+    def __init__(self, *args, has_secret: bool, has_webhook_secret: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["client_secret"] = _secret_field(has_secret)
+        self.fields["webhook_secret"] = _webhook_secret_field(has_webhook_secret)
 
     def clean(self) -> dict:
         data = super().clean() or {}
         _check_credentials(self, data)
+        _check_webhook_secret(self, data)
         return data
 
 
@@ -53,14 +74,16 @@ class ZoomConnectionForm(forms.Form):
     client_id = forms.CharField(label="Client ID", max_length=100)
     zoom_user = forms.CharField(label="Zoom user", max_length=200, help_text=ZOOM_USER_HELP)
 
-    def __init__(self, *args, has_secret: bool, **kwargs) -> None:
+    def __init__(self, *args, has_secret: bool, has_webhook_secret: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["client_secret"] = _secret_field(has_secret)
-        self.order_fields(["account_id", "client_id", "client_secret", "zoom_user"])
+        self.fields["webhook_secret"] = _webhook_secret_field(has_webhook_secret)
+        self.order_fields(["account_id", "client_id", "client_secret", "zoom_user", "webhook_secret"])
 
     def clean(self) -> dict:
         data = super().clean() or {}
         _check_credentials(self, data)
+        _check_webhook_secret(self, data)
         _check_zoom_user(self, data.get("zoom_user") or "")
         return data
 

@@ -31,6 +31,8 @@ class PracticeZoomApp(models.Model):
     account_id = models.CharField("account ID", max_length=100)
     client_id = models.CharField("client ID", max_length=100)
     client_secret_encrypted = models.TextField()  # Fernet token; see telehealth.crypto
+    # The app's webhook "Secret Token" (issue 12), encrypted the same way; empty: this app sends no webhooks.
+    webhook_secret_encrypted = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -53,6 +55,8 @@ class ZoomConnection(models.Model):
     account_id = models.CharField("account ID", max_length=100, blank=True)
     client_id = models.CharField("client ID", max_length=100, blank=True)
     client_secret_encrypted = models.TextField(blank=True)  # Fernet token; see telehealth.crypto
+    # The own app's webhook "Secret Token" (issue 12), encrypted like the client secret.
+    webhook_secret_encrypted = models.TextField(blank=True)
     zoom_user = models.CharField("Zoom user", max_length=200, help_text="The practitioner's Zoom email or user ID.")
     status = models.CharField(max_length=12, choices=ConnectionStatus.choices, default=ConnectionStatus.UNTESTED)
     status_reason = models.CharField(max_length=300, blank=True)
@@ -93,6 +97,14 @@ class MeetingState(models.TextChoices):
     DELETED = "deleted", "Deleted"
 
 
+class LiveState(models.TextChoices):
+    """What Zoom's webhooks said about the meeting itself (issue 12); empty until Zoom says anything."""
+
+    NONE = "", "Not started"
+    IN_PROGRESS = "started", "In progress"
+    ENDED = "ended", "Ended"
+
+
 class ZoomMeeting(models.Model):
     """A Zoom meeting in a practitioner's account: to be created, live, or to be deleted.
 
@@ -103,7 +115,7 @@ class ZoomMeeting(models.Model):
     practitioner = models.ForeignKey(Practitioner, on_delete=models.PROTECT, related_name="zoom_meetings")
     state = models.CharField(max_length=10, choices=MeetingState.choices, default=MeetingState.PENDING_CREATE,
                              db_index=True)
-    zoom_id = models.BigIntegerField(null=True, blank=True)
+    zoom_id = models.BigIntegerField(null=True, blank=True, db_index=True)  # webhooks look meetings up by it
     host_user = models.CharField(max_length=200)
     topic = models.CharField(max_length=200)
     starts_at = models.DateTimeField()
@@ -136,6 +148,24 @@ class ZoomMeeting(models.Model):
     attention_resolved_at = models.DateTimeField(null=True, blank=True)
     attention_resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                               on_delete=models.SET_NULL, related_name="+")
+    # What Zoom's webhooks reported (issue 12, telehealth.webhooks). Only states and times: never a participant's
+    # name or email.
+    # Deleted in Zoom by someone outside the app (the row is then DELETED): when Zoom says it happened.
+    deleted_in_zoom_at = models.DateTimeField(null=True, blank=True)
+    # Time, duration, passcode or R4 settings changed in Zoom: {field: {"text": what changed or "" when it matches
+    # the app again, "ts": the Zoom event time (ms) of the last change applied}}; an older event never overwrites.
+    zoom_changes = models.JSONField(default=dict, blank=True)
+    # Set while any change in ``zoom_changes`` is outstanding (the diary and Needs attention read this column).
+    changed_in_zoom_at = models.DateTimeField(null=True, blank=True)
+    live_state = models.CharField(max_length=8, choices=LiveState.choices, blank=True, default=LiveState.NONE)
+    live_state_ts = models.BigIntegerField(null=True, blank=True)  # Zoom event time (ms) of the last applied
+    # The waiting room: {"cleared_ts": ms the meeting ended (older joins are ignored), "participants":
+    # {participant_uuid: [waiting since ms or None, ms of the last applied event]}}.
+    waiting_room = models.JSONField(default=dict, blank=True)
+    # The earliest participant still in the waiting room joined it then; None: nobody is waiting.
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    # When a webhook last changed what the diary shows (its poll asks for changes since a time).
+    zoom_event_applied_at = models.DateTimeField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -169,6 +199,36 @@ class ZoomMeeting(models.Model):
         return self.state in (MeetingState.PENDING_CREATE, MeetingState.PENDING_DELETE)
 
     @property
+    def zoom_change_texts(self) -> list[str]:
+        """What was changed in Zoom and still differs from the appointment (issue 12)."""
+        return [entry["text"] for entry in (self.zoom_changes or {}).values()
+                if isinstance(entry, dict) and entry.get("text")]
+
+    @property
     def is_live(self) -> bool:
         """Exists (or is about to) in Zoom for the appointment."""
         return self.state in (MeetingState.PENDING_CREATE, MeetingState.ACTIVE)
+
+
+class WebhookEvent(models.Model):
+    """One Zoom webhook delivery, recorded before it is acknowledged and applied by a worker (issue 12).
+
+    ``dedupe_key`` (event, meeting uuid, participant uuid, event time) is unique: Zoom's retries and replays of the
+    same event are recorded once and applied once. ``facts`` keeps only what applying needs (ids, times, the
+    changed meeting fields and settings): never a participant's name or email.
+    """
+
+    dedupe_key = models.CharField(max_length=64, unique=True)  # sha256 hex of the key's parts
+    event = models.CharField(max_length=80)
+    event_ts = models.BigIntegerField()  # ms, Zoom's event time
+    zoom_id = models.BigIntegerField(null=True, blank=True)
+    # Which configured apps' secret tokens verified it ("practice", "connection:<pk>"): it may only touch their
+    # meetings.
+    verified_by = models.JSONField(default=list)
+    facts = models.JSONField(default=dict)
+    received_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    outcome = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return f"Zoom {self.event} at {self.event_ts}"

@@ -58,7 +58,8 @@ def meetings_needing_attention() -> QuerySet[ZoomMeeting]:
       rows older than that field);
     - pending rows whose last error needs a person (``needs_person``: Zoom 3000/3003/3007, credentials, scopes,
       an unconfirmed create that cannot be looked for);
-    - creates held by Zoom's daily limit (the practitioner's connection has ``daily_limit_until`` ahead).
+    - creates held by Zoom's daily limit (the practitioner's connection has ``daily_limit_until`` ahead);
+    - meetings deleted in Zoom outside the app (Re-create), or changed there (Restore), per Zoom's webhooks.
     Rows come with ``practitioner`` selected. A QuerySet, so callers can count it in SQL.
     """
     now = timezone.now()
@@ -66,8 +67,11 @@ def meetings_needing_attention() -> QuerySet[ZoomMeeting]:
     pending_too_long = Q(state__in=PENDING) & (
         Q(pending_since__lt=stale) | Q(pending_since__isnull=True, created_at__lt=stale))
     held = Q(state=MeetingState.PENDING_CREATE, practitioner__zoom_connection__daily_limit_until__gt=now)
+    changed_in_zoom = (Q(state=MeetingState.DELETED, deleted_in_zoom_at__isnull=False)
+                       | Q(state=MeetingState.ACTIVE, changed_in_zoom_at__isnull=False))
     return (ZoomMeeting.objects
-            .filter(Q(state=MeetingState.FAILED) | pending_too_long | Q(state__in=PENDING, needs_person=True) | held)
+            .filter(Q(state=MeetingState.FAILED) | pending_too_long | Q(state__in=PENDING, needs_person=True) | held
+                    | changed_in_zoom)
             .filter(attention_resolved_at__isnull=True)
             .select_related("practitioner")
             .order_by("updated_at", "pk"))

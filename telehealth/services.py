@@ -24,16 +24,19 @@ from django.utils import timezone
 from practice.audit import SECRET_CHANGED, audit_record, field_changes
 from practice.errors import ApplicationError
 from practice.models import Practice, Practitioner
-from telehealth import crypto
+from telehealth import crypto, webhooks
 from telehealth.models import (
     ConnectionStatus,
     FailureKind,
+    LiveState,
     MeetingState,
     PracticeZoomApp,
+    WebhookEvent,
     ZoomConnection,
     ZoomMeeting,
 )
 from telehealth.zoom import (
+    SECURITY_DEFAULTS,
     MeetingRequest,
     MeetingSettings,
     ZoomAuthError,
@@ -49,6 +52,7 @@ from telehealth.zoom import (
     credentials_problem,
     generate_passcode,
     missing_scopes,
+    parse_time,
     settings_differences,
 )
 
@@ -160,6 +164,9 @@ def connection_save(*, actor: User, practitioner: Practitioner, zoom_user: str, 
     changes = field_changes(before, after, secret_fields=("client_secret",))
     if secret_changed:
         changes["client_secret"] = SECRET_CHANGED
+    if uses_practice_app and connection.webhook_secret_encrypted:
+        connection.webhook_secret_encrypted = ""  # so does its webhook secret token
+        changes["webhook_secret"] = SECRET_CHANGED
     if "zoom_user" in changes:
         connection.daily_limit_until = None  # the limit is per Zoom user
     for name, value in after.items():
@@ -501,6 +508,9 @@ def meeting_discard(*, meeting: ZoomMeeting) -> None:
     the appointment lets go of it (R7, R8, R9) and the panel can say it is still to be deleted.
     """
     if meeting.state in (MeetingState.DELETED, MeetingState.PENDING_DELETE):
+        if meeting.deleted_in_zoom_at is not None and meeting.attention_resolved_at is None:
+            # Deleted in Zoom and now let go of (re-created, cancelled, moved): nothing left for a person to do.
+            ZoomMeeting.objects.filter(pk=meeting.pk).update(attention_resolved_at=timezone.now())
         return
     now = timezone.now()
     appointment_pk = meeting.appointment_pk or _appointment_pk_of(meeting)
@@ -856,5 +866,343 @@ def meeting_mark_resolved(*, actor: User, meeting: ZoomMeeting) -> ZoomMeeting:
     audit_record(actor=actor, action="zoom.meeting_resolved", obj=meeting,
                  summary=f"Zoom meeting problem marked resolved ({meeting.get_state_display().lower()}: "
                          f"{meeting.last_error})"[:255])
+    meeting.refresh_from_db()
+    return meeting
+
+
+# Webhooks (issue 12) ------------------------------------------------------------------------------------------
+#
+# The web request verifies, records the event (deduplicated) and answers at once; a worker applies it after
+# commit. Applying is idempotent and ordered by Zoom's event time per thing it changes: the same event twice, or
+# an older event arriving late, changes nothing.
+
+PRACTICE_APP_SOURCE = "practice"
+# Events still unapplied this long after they came (a broker outage lost the task): the beat sweep applies them.
+WEBHOOK_SWEEP_AFTER = timedelta(minutes=1)
+# Applied events are kept this long to recognise Zoom's redeliveries (its last retry comes ~85 minutes later).
+WEBHOOK_KEEP = timedelta(days=7)
+
+
+@transaction.atomic
+def webhook_secret_set(*, actor: User, secret: str, connection: ZoomConnection | None = None) -> bool:
+    """Store the webhook secret token of the practice's app (no ``connection``) or of a connection's own app.
+
+    Encrypted like the client secret and never shown back; an empty or unchanged secret changes nothing.
+    Returns whether it changed (audited as "changed", never the value).
+    """
+    if not secret:
+        return False
+    problem = webhooks.secret_token_problem(secret)
+    if problem:
+        raise ApplicationError(problem, code="bad_webhook_secret")
+    if connection is None:
+        owner: PracticeZoomApp | ZoomConnection | None = PracticeZoomApp.objects.select_for_update().filter(
+            pk=PracticeZoomApp.SINGLETON_PK).first()
+        if owner is None:
+            raise ApplicationError("Enter the practice's Zoom app first.", code="no_practice_app")
+        whose = "The practice's Zoom app"
+    else:
+        owner = ZoomConnection.objects.select_for_update().get(pk=connection.pk)
+        if owner.uses_practice_app:
+            raise ApplicationError("This connection uses the practice's Zoom app: its secret token is entered "
+                                   "with the practice's app.", code="uses_practice_app")
+        whose = f"The Zoom app of {owner.practitioner}"
+    if not _secret_changes(owner.webhook_secret_encrypted, secret):
+        return False
+    owner.webhook_secret_encrypted = crypto.encrypt(secret)
+    owner.save(update_fields=["webhook_secret_encrypted", "updated_at"])
+    if connection is not None:  # the caller's copy may be saved whole later (connection_test): keep it current
+        connection.webhook_secret_encrypted = owner.webhook_secret_encrypted
+    audit_record(actor=actor, action="zoom.webhook_secret_changed", obj=owner,
+                 summary=f"{whose}: webhook secret token saved", changes={"webhook_secret": SECRET_CHANGED})
+    return True
+
+
+def webhook_secrets() -> dict[str, str]:
+    """Every configured secret token by source ("practice", "connection:<pk>"); a webhook needs one to verify."""
+    found: dict[str, str] = {}
+    owners: list[tuple[str, str]] = []
+    app = PracticeZoomApp.load()
+    if app is not None and app.webhook_secret_encrypted:
+        owners.append((PRACTICE_APP_SOURCE, app.webhook_secret_encrypted))
+    owners += [(f"connection:{pk}", encrypted) for pk, encrypted in ZoomConnection.objects.filter(
+        uses_practice_app=False).exclude(webhook_secret_encrypted="").values_list("pk", "webhook_secret_encrypted")]
+    for source, encrypted in owners:
+        try:
+            found[source] = crypto.decrypt(encrypted)
+        except ImproperlyConfigured:
+            logger.warning("The webhook secret token of %s cannot be decrypted; enter it again", source)
+    return found
+
+
+def _source_connections(sources: list[str]) -> Q:
+    """The connections whose meetings a webhook verified by these secrets may change."""
+    allowed = Q(pk__in=[])
+    for source in sources:
+        if source == PRACTICE_APP_SOURCE:
+            allowed |= Q(uses_practice_app=True)
+        elif source.startswith("connection:") and source[11:].isdigit():
+            allowed |= Q(pk=int(source[11:]), uses_practice_app=False)
+    return allowed
+
+
+def webhook_receive(*, body: bytes, timestamp: str | None, signature: str | None) -> dict[str, str] | None:
+    """Verify one delivery, answer a URL validation, or record the event for a worker (returns None).
+
+    Raises ``webhooks.WebhookRejected`` (with the HTTP status) for anything not signed by a configured app or not
+    readable. Events the app does not act on, and events of meetings it never made, are acknowledged unrecorded.
+    """
+    secrets_by_source = webhook_secrets()
+    sources = webhooks.verified_by(secrets_by_source, timestamp=timestamp, given=signature, body=body,
+                                   now=time_module.time())
+    envelope = webhooks.parse(body)
+    if envelope.event == webhooks.URL_VALIDATION:
+        return webhooks.url_validation_answer(secrets_by_source[sources[0]], envelope.plain_token)
+    if envelope.event not in webhooks.HANDLED_EVENTS or envelope.zoom_id is None:
+        return None
+    if not ZoomMeeting.objects.filter(zoom_id=envelope.zoom_id).exists():
+        return None  # e.g. a staff meeting in the same Zoom account
+    _webhook_record(envelope, sources)
+    return None
+
+
+def _webhook_record(envelope, sources: list[str]) -> None:
+    with transaction.atomic():
+        event, created = WebhookEvent.objects.get_or_create(
+            dedupe_key=envelope.dedupe_key(),
+            defaults={"event": envelope.event, "event_ts": envelope.event_ts, "zoom_id": envelope.zoom_id,
+                      "verified_by": sources, "facts": envelope.facts})
+        if created:
+            transaction.on_commit(lambda: _queue_webhook_apply(event.pk), robust=True)
+
+
+def _queue_webhook_apply(event_pk: int) -> None:
+    from telehealth.tasks import webhook_apply_task  # tasks imports this module
+
+    try:
+        webhook_apply_task.delay(event_pk)
+    except Exception:  # noqa: BLE001 - a broker outage must not fail Zoom's delivery: the sweep applies it
+        logger.warning("Could not queue Zoom webhook event %s; the sweep will apply it", event_pk, exc_info=True)
+
+
+def webhook_events_sweep() -> int:
+    """Apply events recorded but not applied a while after they came (their task was lost), and forget applied
+    events older than WEBHOOK_KEEP. Returns how many were applied."""
+    due = WebhookEvent.objects.filter(applied_at__isnull=True,
+                                      received_at__lt=timezone.now() - WEBHOOK_SWEEP_AFTER).order_by("event_ts")
+    pks = list(due.values_list("pk", flat=True)[:500])
+    for pk in pks:
+        webhook_event_apply(event_pk=pk)
+    WebhookEvent.objects.filter(applied_at__isnull=False, received_at__lt=timezone.now() - WEBHOOK_KEEP).delete()
+    return len(pks)
+
+
+def _event_time(event_ts: int) -> datetime:
+    return datetime.fromtimestamp(event_ts / 1000, UTC)
+
+
+def webhook_event_apply(*, event_pk: int) -> str:
+    """Apply one recorded event to the meetings it is about, once. Returns what it did (kept on the event)."""
+    with transaction.atomic():
+        claimed = WebhookEvent.objects.filter(pk=event_pk, applied_at__isnull=True).update(applied_at=timezone.now())
+        if not claimed:
+            return "already applied"
+        event = WebhookEvent.objects.get(pk=event_pk)
+        connections = ZoomConnection.objects.filter(_source_connections(event.verified_by))
+        meetings = list(ZoomMeeting.objects.select_for_update().filter(
+            zoom_id=event.zoom_id, practitioner__zoom_connection__in=connections).order_by("pk"))
+        outcomes = [_apply_to_meeting(meeting, event.event, event.event_ts, event.facts) for meeting in meetings]
+        outcome = "; ".join(outcomes) or "no meeting of the app has this id: ignored"
+        WebhookEvent.objects.filter(pk=event_pk).update(outcome=outcome[:200])
+    return outcome
+
+
+def _apply_to_meeting(meeting: ZoomMeeting, event: str, event_ts: int, facts: dict) -> str:
+    if meeting.state != MeetingState.ACTIVE:
+        # Our own delete echoing back, or a meeting the app already let go of.
+        return f"meeting {meeting.pk} is {meeting.get_state_display().lower()} in the app: ignored"
+    if event == webhooks.MEETING_DELETED:
+        return _apply_deleted(meeting, event_ts)
+    if event == webhooks.MEETING_UPDATED:
+        return _apply_updated(meeting, event_ts, facts)
+    if event in (webhooks.MEETING_STARTED, webhooks.MEETING_ENDED):
+        return _apply_live(meeting, event, event_ts)
+    return _apply_waiting(meeting, event, event_ts, facts.get("participant_uuid") or "")
+
+
+def _apply_deleted(meeting: ZoomMeeting, event_ts: int) -> str:
+    when = _event_time(event_ts)
+    now = timezone.now()
+    over = meeting.starts_at + timedelta(minutes=meeting.duration) <= now
+    ZoomMeeting.objects.filter(pk=meeting.pk).update(
+        state=MeetingState.DELETED, deleted_in_zoom_at=when, waiting_since=None, next_attempt_at=None,
+        last_error=f"Deleted in Zoom, outside the app, at {practice_time(when)}."[:300], needs_person=False,
+        # A meeting deleted after it was over is housekeeping in Zoom: nothing for a person to do.
+        attention_resolved_at=now if over else None, attention_resolved_by=None, zoom_event_applied_at=now)
+    audit_record(actor=None, action="zoom.meeting_deleted_in_zoom", obj=meeting,
+                 summary=f"Zoom meeting {meeting.zoom_id} was deleted in Zoom, outside the app")
+    return f"meeting {meeting.pk} deleted in Zoom"
+
+
+SETTING_TEXTS = {
+    "host_video": "Host video",
+    "participant_video": "Participant video",
+    "waiting_room": "Waiting room",
+    "join_before_host": "Join before host",
+}
+
+
+def _change_text(meeting: ZoomMeeting, name: str, value) -> str:
+    """What differs from the app's meeting after Zoom changed ``name`` to ``value``; "" when it matches again."""
+    if name == "start_time":
+        try:
+            moved = parse_time(value)
+        except ValueError:
+            return ""
+        if moved is None or moved == meeting.starts_at.replace(microsecond=0):
+            return ""
+        return f"Time changed in Zoom to {practice_time(moved)} (booked {practice_time(meeting.starts_at)})."
+    if name == "duration":
+        if not isinstance(value, int) or value == meeting.duration:
+            return ""
+        return f"Length changed in Zoom to {value} minutes (booked {meeting.duration})."
+    if name == "password":
+        if value == webhooks.passcode_digest(meeting.passcode):
+            return ""
+        return ("Passcode removed in Zoom." if not value
+                else "Passcode changed in Zoom: the passcode the client has no longer works.")
+    setting = name.removeprefix("settings.")
+    if value == SECURITY_DEFAULTS.get(setting):
+        return ""
+    if setting in SETTING_TEXTS:
+        return f"{SETTING_TEXTS[setting]} turned {'on' if value else 'off'} in Zoom (expected on)."
+    if setting == "auto_recording":
+        return f"Automatic recording set to '{value}' in Zoom (expected off)."
+    return f"Registration required in Zoom (approval type {value}; expected none)."
+
+
+def _apply_updated(meeting: ZoomMeeting, event_ts: int, facts: dict) -> str:
+    changed = dict(facts.get("changed") or {})
+    values = {name: value for name, value in changed.items() if name != "settings"}
+    values |= {f"settings.{name}": value for name, value in (changed.get("settings") or {}).items()}
+    changes = dict(meeting.zoom_changes or {})
+    applied = {}
+    for name, value in values.items():
+        if (changes.get(name) or {}).get("ts", 0) >= event_ts:
+            continue  # a newer event already said what this field is
+        changes[name] = {"text": _change_text(meeting, name, value), "ts": event_ts}
+        applied[name] = changes[name]["text"] or "matches the appointment"
+    if not applied:
+        return f"meeting {meeting.pk}: nothing newer changed"
+    outstanding = any(entry.get("text") for entry in changes.values())
+    ZoomMeeting.objects.filter(pk=meeting.pk).update(
+        zoom_changes=changes, changed_in_zoom_at=(meeting.changed_in_zoom_at or _event_time(event_ts))
+        if outstanding else None, attention_resolved_at=None, attention_resolved_by=None,
+        zoom_event_applied_at=timezone.now())
+    audit_record(actor=None, action="zoom.meeting_changed_in_zoom", obj=meeting,
+                 summary=f"Zoom meeting {meeting.zoom_id} changed in Zoom" + (
+                     "" if outstanding else " (it matches the appointment)"), changes=applied)
+    return f"meeting {meeting.pk} changed in Zoom: {', '.join(applied)}"
+
+
+def _apply_live(meeting: ZoomMeeting, event: str, event_ts: int) -> str:
+    started = event == webhooks.MEETING_STARTED
+    updates: dict = {}
+    if (meeting.live_state_ts or 0) < event_ts:
+        updates |= {"live_state": LiveState.IN_PROGRESS if started else LiveState.ENDED, "live_state_ts": event_ts}
+    if not started:
+        # The meeting ended: nobody waits any more, and a late "joined the waiting room" from before is stale.
+        room = _waiting_room(meeting)
+        if room["cleared_ts"] < event_ts:
+            room["cleared_ts"] = event_ts
+            for entry in room["participants"].values():
+                if entry[1] < event_ts:
+                    entry[0], entry[1] = None, event_ts
+            updates |= {"waiting_room": room, "waiting_since": _waiting_since(room)}
+    if not updates:
+        return f"meeting {meeting.pk}: an older {event} ignored"
+    ZoomMeeting.objects.filter(pk=meeting.pk).update(**updates, zoom_event_applied_at=timezone.now())
+    audit_record(actor=None, action="zoom.meeting_started" if started else "zoom.meeting_ended", obj=meeting,
+                 summary=f"Zoom meeting {meeting.zoom_id} {'started' if started else 'ended'} (Zoom)")
+    return f"meeting {meeting.pk} {'started' if started else 'ended'}"
+
+
+def _waiting_room(meeting: ZoomMeeting) -> dict:
+    room = meeting.waiting_room or {}
+    participants = room.get("participants")
+    if not isinstance(participants, dict):
+        participants = {}
+    return {"cleared_ts": int(room.get("cleared_ts") or 0),
+            "participants": {key: list(value) for key, value in participants.items()}}
+
+
+def _waiting_since(room: dict) -> datetime | None:
+    joined = [entry[0] for entry in room["participants"].values() if entry[0]]
+    return _event_time(min(joined)) if joined else None
+
+
+def _apply_waiting(meeting: ZoomMeeting, event: str, event_ts: int, participant: str) -> str:
+    room = _waiting_room(meeting)
+    entry = room["participants"].get(participant)
+    if event_ts <= room["cleared_ts"] or (entry is not None and entry[1] >= event_ts):
+        return f"meeting {meeting.pk}: an older {event} ignored"
+    joined = event in webhooks.WAITING_JOINED
+    already_since = entry[0] if entry is not None else None
+    room["participants"][participant] = [(already_since or event_ts) if joined else None, event_ts]
+    waiting_since = _waiting_since(room)
+    ZoomMeeting.objects.filter(pk=meeting.pk).update(waiting_room=room, waiting_since=waiting_since,
+                                                     zoom_event_applied_at=timezone.now())
+    what = "joined the waiting room" if joined else "left the waiting room (admitted or gone)"
+    audit_record(actor=None, action="zoom.waiting_room", obj=meeting,
+                 summary=f"Zoom meeting {meeting.zoom_id}: a participant {what}")
+    return f"meeting {meeting.pk}: a participant {what}"
+
+
+def meeting_restore(*, actor: User, meeting: ZoomMeeting) -> ZoomMeeting:
+    """Put the appointment's time, length, passcode and the R4 settings back on a meeting changed in Zoom.
+
+    One PATCH of the whole meeting (Zoom answers 204), then a read-back of the settings Zoom applied. Runs in the
+    web request with Zoom's ~2 s budget: a person pressed Restore and waits for the answer. Audited either way.
+    """
+    meeting = ZoomMeeting.objects.select_related("practitioner").get(pk=meeting.pk)
+    if meeting.state != MeetingState.ACTIVE or meeting.zoom_id is None:
+        raise ApplicationError("Only a live Zoom meeting can be restored.", code="not_live")
+    if meeting.changed_in_zoom_at is None:
+        raise ApplicationError("Nothing to restore: the Zoom meeting matches the appointment.", code="unchanged")
+    if meeting.starts_at <= timezone.now():
+        raise ApplicationError("The appointment's time has passed, so Zoom cannot take it back. Check the meeting "
+                               "in Zoom, or mark it resolved.", code="past")
+    connection = ZoomConnection.objects.filter(practitioner=meeting.practitioner).first()
+    if connection is None:
+        raise ApplicationError("The practitioner has no Zoom connection.", code="no_zoom")
+    request = MeetingRequest(topic=meeting.topic, start_time=meeting.starts_at, duration=meeting.duration,
+                             timezone=meeting.timezone, password=meeting.passcode, agenda=meeting.agenda)
+    restored_from = meeting.zoom_change_texts
+    sent_ms = int(time_module.time() * 1000)
+    try:
+        client = zoom_client(connection, budget=WEB_BUDGET_SECONDS)
+        client.update_meeting(meeting.zoom_id, request)
+    except ZoomError as exc:
+        audit_record(actor=actor, action="zoom.meeting_restore_failed", obj=meeting, summary=exc.message)
+        raise ApplicationError(f"Zoom did not restore the meeting: {exc.message} Try Restore again in a moment.",
+                               code="zoom") from exc
+    applied: MeetingSettings | None = None
+    try:
+        applied = client.get_meeting(meeting.zoom_id).settings
+    except ZoomError:
+        pass  # restored; the settings check waits for the next read
+    with transaction.atomic():
+        locked = ZoomMeeting.objects.select_for_update().get(pk=meeting.pk)
+        # Every field matches the appointment again as of this PATCH; older change events stay ignored.
+        changes = {name: {"text": "", "ts": max(int(entry.get("ts", 0)), sent_ms)}
+                   for name, entry in (locked.zoom_changes or {}).items()}
+        updates: dict = {"zoom_changes": changes, "changed_in_zoom_at": None, "zoom_event_applied_at": timezone.now()}
+        if applied is not None:
+            updates |= {"settings_applied": applied.as_dict(), "settings_warnings": settings_differences(applied)}
+        ZoomMeeting.objects.filter(pk=meeting.pk).update(**updates)
+    _heal(connection)
+    audit_record(actor=actor, action="zoom.meeting_restored", obj=meeting,
+                 summary=f"Zoom meeting {meeting.zoom_id} restored to the appointment's time and settings",
+                 changes={"restored": restored_from})
     meeting.refresh_from_db()
     return meeting

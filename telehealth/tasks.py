@@ -5,8 +5,9 @@ from telehealth import services
 
 @shared_task(ignore_result=True)
 def zoom_reconcile() -> int:
-    """Beat, every minute: retry pending Zoom creates and deletes whose next attempt is due."""
-    return services.meetings_reconcile()
+    """Beat, every minute: retry pending Zoom creates and deletes whose next attempt is due, and apply webhook
+    events whose task was lost."""
+    return services.meetings_reconcile() + services.webhook_events_sweep()
 
 
 @shared_task(ignore_result=True)
@@ -16,3 +17,9 @@ def meeting_sync_task(meeting_pk: int) -> None:
     Only the id travels (RELIABILITY.md 21). Safe to run twice: meeting_sync claims the row first.
     """
     services.meeting_sync(meeting_pk=meeting_pk)
+
+
+@shared_task(ignore_result=True)
+def webhook_apply_task(event_pk: int) -> None:
+    """Queued on commit when a Zoom webhook was recorded: applies it once (the event row is claimed first)."""
+    services.webhook_event_apply(event_pk=event_pk)

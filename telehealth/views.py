@@ -1,9 +1,11 @@
 from django.contrib import messages
-from django.http import HttpResponse
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
 
 from practice import roles
 from practice.errors import ApplicationError
@@ -11,6 +13,7 @@ from practice.http import AuthedRequest, role_required
 from telehealth import selectors, services
 from telehealth.forms import PracticeZoomAppForm, ZoomConnectionForm, ZoomUserForm
 from telehealth.models import ZoomConnection
+from telehealth.webhooks import WebhookRejected
 
 # The connections re-tested by the last change of the practice app: shown once, on the page after saving.
 RETESTED_SESSION_KEY = "zoom_retested"
@@ -33,7 +36,8 @@ def _connections_page(request: AuthedRequest, app_form: PracticeZoomAppForm, sta
 def _app_form(data: dict | None = None) -> PracticeZoomAppForm:
     app = selectors.practice_app_get()
     initial = {"account_id": app.account_id, "client_id": app.client_id} if app else {}
-    return PracticeZoomAppForm(data, initial=initial, has_secret=app is not None)
+    return PracticeZoomAppForm(data, initial=initial, has_secret=app is not None,
+                               has_webhook_secret=bool(app and app.webhook_secret_encrypted))
 
 
 @require_GET
@@ -50,13 +54,18 @@ def zoom_practice_app(request: AuthedRequest) -> HttpResponse:
         return redirect(reverse("zoom-connections"))
     form = _app_form(request.POST)
     if form.is_valid():
+        webhook_secret = form.cleaned_data.pop("webhook_secret", "")
         try:
             _app, changed = services.practice_app_save(actor=request.user, **form.cleaned_data)
+            webhook_changed = services.webhook_secret_set(actor=request.user, secret=webhook_secret)
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
             if not changed:
-                messages.info(request, "The practice's Zoom app is unchanged.")
+                if webhook_changed:
+                    messages.success(request, "The webhook secret token of the practice's Zoom app was saved.")
+                else:
+                    messages.info(request, "The practice's Zoom app is unchanged.")
                 return redirect(reverse("zoom-connections"))
             results = services.practice_app_retest(actor=request.user)
             request.session[RETESTED_SESSION_KEY] = [(r.connection.pk, r.tested) for r in results]
@@ -99,11 +108,14 @@ def zoom_connection_edit(request: AuthedRequest, practitioner_pk: int) -> HttpRe
         initial = {"zoom_user": zoom_user} | (
             {"account_id": connection.account_id, "client_id": connection.client_id} if own and connection else {})
         form = ZoomConnectionForm(data, initial=initial,
-                                  has_secret=own and bool(connection and connection.client_secret_encrypted))
+                                  has_secret=own and bool(connection and connection.client_secret_encrypted),
+                                  has_webhook_secret=own and bool(connection and connection.webhook_secret_encrypted))
     if request.method == "POST" and form.is_valid():
+        webhook_secret = form.cleaned_data.pop("webhook_secret", "")
         try:
             connection = services.connection_save(actor=request.user, practitioner=practitioner,
                                                   uses_practice_app=mode == "practice", **form.cleaned_data)
+            services.webhook_secret_set(actor=request.user, secret=webhook_secret, connection=connection)
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
@@ -138,3 +150,18 @@ def _report_test(request: AuthedRequest, connection: ZoomConnection) -> None:
                                   f"{connection.plan} plan.")
     else:
         messages.error(request, f"The Zoom connection failed: {connection.status_reason}")
+
+
+@csrf_exempt  # Zoom can't send our CSRF token; its own signature is checked instead
+@login_not_required
+@require_POST
+def zoom_webhook(request: HttpRequest) -> HttpResponse:
+    """Zoom's event notifications (issue 12): verified, recorded and answered at once; a worker applies them."""
+    try:
+        answer = services.webhook_receive(body=request.body, timestamp=request.headers.get("x-zm-request-timestamp"),
+                                          signature=request.headers.get("x-zm-signature"))
+    except WebhookRejected as exc:
+        return HttpResponse(exc.message, status=exc.status, content_type="text/plain")
+    if answer is not None:
+        return JsonResponse(answer)
+    return HttpResponse(status=200)

@@ -201,7 +201,7 @@ class Meeting:
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Meeting:
         return cls(
-            id=int(data["id"]), topic=_str(data.get("topic")), start_time=_parse_time(data.get("start_time")),
+            id=int(data["id"]), topic=_str(data.get("topic")), start_time=parse_time(data.get("start_time")),
             duration=_opt_int(data.get("duration")), timezone=_str(data.get("timezone")),
             join_url=_str(data.get("join_url")), password=_str(data.get("password")), status=_str(data.get("status")),
             host_id=_str(data.get("host_id")), settings=MeetingSettings.from_api(data.get("settings") or {}),
@@ -239,7 +239,7 @@ class ListedMeeting:
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> ListedMeeting:
         return cls(id=int(data["id"]), agenda=_str(data.get("agenda")), topic=_str(data.get("topic")),
-                   start_time=_parse_time(data.get("start_time")), duration=_opt_int(data.get("duration")),
+                   start_time=parse_time(data.get("start_time")), duration=_opt_int(data.get("duration")),
                    join_url=_str(data.get("join_url")))
 
 
@@ -691,7 +691,7 @@ def _parse_item(parser: Callable[[dict[str, Any]], T], item: Any) -> T:
         raise ZoomError("Zoom listed an item this client cannot read.") from exc
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     parsed = datetime.fromisoformat(value)

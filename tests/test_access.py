@@ -74,6 +74,9 @@ TABLE = [
     ("appointment-telehealth-remove:other", "post", {}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
     ("appointment-zoom:other", "get", None, {ANON: 302, DESK: 404, PRAC: 404, ADMIN: 404}),
     ("appointment-zoom-start:other", "get", None, {ANON: 302, DESK: 404, PRAC: 404, ADMIN: 404}),
+    # Not telehealth: the refusal is shown on the panel (200); a colleague's appointment is not the practitioner's.
+    ("appointment-zoom-restore:other", "post", {}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
+    ("diary-zoom-live", "get", None, {ANON: 302, DESK: 400, PRAC: 400, ADMIN: 400}),  # no dates given
     ("zoom-connections", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
     ("zoom-connection", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
     ("zoom-connection-test", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 302}),
@@ -94,6 +97,7 @@ TABLE = [
     ("reminder-templates", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
     ("reminder-template-preview", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
     ("twilio-status", "post", {}, {ANON: 403, DESK: 403, PRAC: 403, ADMIN: 403}),
+    ("zoom-webhook", "post", {}, {ANON: 403, DESK: 403, PRAC: 403, ADMIN: 403}),  # no secret token configured
     ("client-list", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
     ("client-list", "post", {"q": "cas"}, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
     ("client-search", "post", {"client_query": "cas"}, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
