@@ -100,7 +100,7 @@ def queries(paths: dict[str, str]) -> dict[str, int]:
         headers = {"HX-Request": "true"} if name == "panel" else {}
         for _ in range(2):  # the second request is measured: caches warm, the session already fresh
             with CaptureQueriesContext(connection) as captured:
-                response = (client.post(url, {"client_query": "kel"}, headers=headers) if method == "POST"
+                response = (client.post(url, {"q": "kel"}, headers=headers) if method == "POST"
                             else client.get(url, headers=headers))
         assert response.status_code == 200, (name, response.status_code)
         counts[name] = len(captured)

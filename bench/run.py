@@ -199,7 +199,7 @@ def measure(label: str, database_url: str, args) -> dict:
     urls = {"floor": f"GET /bench-floor/?date={day}", "diary day": f"GET /diary/?date={day}",
             "week": f"GET /diary/week/?date={day}&practitioner={p}",
             "panel": f"GET /appointments/{facts['appointment']}/",
-            "client search": "POST /clients/search/"}
+            "client search": "POST /clients/quick-search/"}
     query_counts = json.loads(dataset(env, "queries", json.dumps({k: v for k, v in urls.items() if k != "floor"})))
     query_counts["floor"] = 1
     port = 8700 + os.getpid() % 200
@@ -211,7 +211,7 @@ def measure(label: str, database_url: str, args) -> dict:
         for name, spec in urls.items():
             method, path = spec.split(" ", 1)
             page = Page(name, method, path, "" if name == "floor" else cookies[0], hx=name == "panel",
-                        body={"client_query": "kel"} if method == "POST" else None)
+                        body={"q": "kel"} if method == "POST" else None)
             ms, size = one_request(port, page, runs)
             rows[name] = {"rps": throughput(port, page, seconds), "ms": ms, "queries": query_counts[name],
                           "bytes": size}

@@ -69,13 +69,14 @@ def _phone_column(request: AuthedRequest, grid: selectors.DiaryGrid) -> Practiti
 
     The ?practitioner= switcher's choice, kept in the session so that booking or paging a day comes back to the
     same column; otherwise a practitioner's own column; otherwise the first. Costs no query: the columns are
-    already read, and the session is saved on every request anyway (idle timeout).
+    already read, and the session is only written when the choice changes.
     """
     practitioners = [column.practitioner for column in grid.columns if column.practitioner is not None]
     wanted = _int_param(request, "practitioner")
     chosen = next((p for p in practitioners if p.pk == wanted), None)
     if chosen is not None:
-        request.session[DIARY_PRACTITIONER] = chosen.pk
+        if request.session.get(DIARY_PRACTITIONER) != chosen.pk:
+            request.session[DIARY_PRACTITIONER] = chosen.pk
         return chosen
     remembered = request.session.get(DIARY_PRACTITIONER)
     own = next((p for p in practitioners if p.user_id == request.user.pk), None)

@@ -59,8 +59,12 @@ def sms_outbox(settings):
 
 @pytest.fixture(autouse=True)
 def private_cache(settings):
-    """Each test process its own cache: with REDIS_URL set the workers would share (and clear) one."""
+    """Each test process its own cache: with REDIS_URL set the workers would share (and clear) one. Emptied
+    for every test, so a Zoom token cached by an earlier test never hides the token request a test expects."""
+    from django.core.cache import cache
+
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -83,7 +83,7 @@ def test_the_diary_carries_the_grid_start_and_zone_for_the_now_line(client, fron
     assert today.count('<div class="col today"') == 1
     assert 'class="col today"' not in tomorrow
     assert week.count('class="col today"') == 1
-    assert re.search(r'<div class="col today" role="group" aria-label="Mon 04 Mar">', week)
+    assert re.search(r'<div class="col today" role="group" aria-label="Mon 04 Mar"', week)
 
 
 def test_today_and_its_week_open_an_hour_before_now_another_day_before_its_working_hours(client, front_desk, practice,
