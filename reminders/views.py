@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from practice import roles
 from practice.errors import ApplicationError
 from practice.http import AuthedRequest, done, role_required
+from practice.phones import mobile_display
 from practice.timezones import parse_day
 from reminders import selectors, services, usual
 from reminders.forms import BulkForm, CreditPurchaseForm, MessageFilterForm, ReminderSettingsForm, UsualTemplateForm
@@ -58,7 +59,9 @@ def telehealth_send(request: AuthedRequest, pk: int, channel: str) -> HttpRespon
     else:
         message.refresh_from_db()  # sending ran after the commit
         what = "SMS (2 credits)" if channel == Channel.SMS else "email"
-        messages.success(request, f"Zoom details {what} to {message.recipient}: {message.get_status_display()}.")
+        # A mobile is shown as everywhere else on screen ("0412 345 678"), not as stored.
+        recipient = mobile_display(message.recipient) if channel == Channel.SMS else message.recipient
+        messages.success(request, f"Zoom details {what} to {recipient}: {message.get_status_display()}.")
     return _back_to_appointment(request, appointment)
 
 

@@ -27,7 +27,7 @@ LONG_SMS = ("Hi {first_name}, this is a reminder of your appointment with {pract
             "{location}, {location_address}. Please arrive 10 minutes early. To change it call {practice_phone}. "
             "{practice_name}")
 PRACTICE_PHONE = "02 9000 1234"
-CASEY_MOBILE = r"(\+61412345678|0412 345 678)"  # client_record's mobile, stored E.164, shown nationally on pages
+CASEY_MOBILE = "0412 345 678"  # client_record's mobile, stored E.164, shown nationally everywhere on screen
 
 
 def topbar_credits(page):

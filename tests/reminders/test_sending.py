@@ -191,7 +191,7 @@ def test_the_send_button_view(telehealth_appointment, front_desk, credits, clien
     client.force_login(front_desk)
     response = client.post(reverse("telehealth-send", args=[telehealth_appointment.pk, "sms"]),
                            {"request_key": "abc"}, follow=True)
-    assert "Zoom details SMS (2 credits) to +61412345678: Sent." in response.content.decode()
+    assert "Zoom details SMS (2 credits) to 0412 345 678: Sent." in response.content.decode()
     assert len(sms_outbox) == 1
 
 
