@@ -172,8 +172,9 @@ def dataset(env: dict, *args: str) -> str:
 
 
 def start_app(env: dict, port: int) -> subprocess.Popen:
-    app = subprocess.Popen([sys.executable, "-m", "gunicorn",  # noqa: S603 - fixed arguments "config.wsgi", "-w", "2", "-b", f"{HOST}:{port}",
-                            "--log-level", "warning"], cwd=ROOT, env=env, start_new_session=True)
+    command = [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", "2", "-b", f"{HOST}:{port}",
+               "--log-level", "warning"]
+    app = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)  # noqa: S603 - fixed arguments
     for _ in range(100):
         try:
             fetch(port, "GET", "/health/")
