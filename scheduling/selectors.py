@@ -64,11 +64,10 @@ class Column:
     subtitle: str
     colour: str
     html: SafeString  # the column's slots and appointment blocks
-    practitioner_id: int
+    practitioner: Practitioner  # the column's owner: in the week view, the same one for every day
     day: date
     bookable: bool  # the user may book here, and move appointments into it
     is_today: bool = False  # the page draws the current-time line across today's columns
-    practitioner: Practitioner | None = None  # the day view's column owner; the week view's columns are days
 
 
 @dataclass
@@ -175,7 +174,7 @@ def diary_day(*, practice: Practice, day: date, location: Location | None, user:
         Column(title=p.display_name, subtitle=p.profession, colour=p.colour,
                html=layout.column(day=day, practitioner_id=p.pk, shifts=shifts[p.pk], entries=by_column[p.pk],
                                   bookable=p.pk in bookable),
-               practitioner_id=p.pk, day=day, bookable=p.pk in bookable, is_today=day == now.date(), practitioner=p)
+               practitioner=p, day=day, bookable=p.pk in bookable, is_today=day == now.date())
         for p in practitioners
     ]
     return DiaryGrid(hours=_hours(first, last), rows=(last - first) // SLOT_MINUTES, columns=columns,
@@ -236,7 +235,7 @@ def diary_week(*, practice: Practice, practitioner: Practitioner, day: date, use
         Column(title=f"{each:%a %d %b}", subtitle="", colour=practitioner.colour,
                html=layout.column(day=each, practitioner_id=practitioner.pk, shifts=shifts[each.weekday()],
                                   entries=by_column[each], bookable=bookable),
-               practitioner_id=practitioner.pk, day=each, bookable=bookable, is_today=each == now.date())
+               practitioner=practitioner, day=each, bookable=bookable, is_today=each == now.date())
         for each in days
     ]
     # The week of today opens at now; another week at the top, as before.

@@ -71,7 +71,7 @@ def _phone_column(request: AuthedRequest, grid: selectors.DiaryGrid) -> Practiti
     same column; otherwise a practitioner's own column; otherwise the first. Costs no query: the columns are
     already read, and the session is only written when the choice changes.
     """
-    practitioners = [column.practitioner for column in grid.columns if column.practitioner is not None]
+    practitioners = [column.practitioner for column in grid.columns]
     wanted = _int_param(request, "practitioner")
     chosen = next((p for p in practitioners if p.pk == wanted), None)
     if chosen is not None:
