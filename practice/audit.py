@@ -13,12 +13,17 @@ def audit_record(
     obj: models.Model,
     summary: str = "",
     changes: dict[str, Any] | None = None,
+    actor_label: str = "",
 ) -> AuditEvent:
-    """Append one event to the audit trail. Callers keep patient contact details out of ``changes``."""
+    """Append one event to the audit trail. Callers keep patient contact details out of ``changes``.
+
+    ``actor_label`` names an actor who has no login, e.g. "client (link)"; without it and without a user the event
+    is the system's.
+    """
     person = actor if actor is not None and actor.is_authenticated else None
     return AuditEvent.objects.create(
         actor=person,
-        actor_name=(person.get_full_name() or person.get_username())[:150] if person is not None else "",
+        actor_name=(person.get_full_name() or person.get_username())[:150] if person is not None else actor_label,
         action=action,
         object_type=str(obj._meta.model_name),
         object_id=str(obj.pk),

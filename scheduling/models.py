@@ -70,6 +70,14 @@ class Status(models.TextChoices):
     DID_NOT_ATTEND = "dna", "Did not attend"
 
 
+class ConfirmedVia(models.TextChoices):
+    """Who confirmed an appointment: the client from their page or by an SMS reply, or the desk for them."""
+
+    CLIENT_LINK = "link", "client (link)"
+    CLIENT_SMS = "sms", "client (SMS)"
+    STAFF = "staff", "staff"
+
+
 SERIES_WEEKS_MAX = 12  # "repeat every N weeks": a course of treatment, not a standing booking for ever
 
 
@@ -105,6 +113,9 @@ class Appointment(models.Model):
     # The appointment's current Zoom meeting; earlier ones keep their own rows until Zoom deleted them.
     zoom_meeting = models.OneToOneField(ZoomMeeting, null=True, blank=True, on_delete=models.PROTECT,
                                         related_name="appointment")
+    # Set when the client (or the desk for them) confirms; a move clears it, since the client confirmed another time.
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_via = models.CharField(max_length=8, choices=ConfirmedVia.choices, blank=True)
     series = models.ForeignKey(AppointmentSeries, null=True, blank=True, on_delete=models.SET_NULL,
                                related_name="appointments")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -27,6 +27,7 @@ from scheduling.models import (
     Appointment,
     AppointmentSeries,
     AppointmentType,
+    ConfirmedVia,
     Status,
 )
 from scheduling.selectors import can_change_appointment
@@ -330,6 +331,9 @@ def appointment_move(
     appointment.starts_at = plan.starts_at
     appointment.ends_at = plan.ends_at
     appointment.updated_by = actor
+    if plan.starts_at != previous.starts_at or practitioner.pk != previous.practitioner_id:
+        # The client confirmed the old time or practitioner, not this one.
+        appointment.confirmed_at, appointment.confirmed_via = None, ""
     if plan.telehealth == TelehealthChange.REMOVED:
         _drop_telehealth(appointment)
     elif plan.telehealth == TelehealthChange.RECREATED:
@@ -366,7 +370,9 @@ def appointment_set_status(*, actor: User, appointment: Appointment, status: str
 
 
 @transaction.atomic
-def appointment_cancel(*, actor: User, appointment: Appointment, reason: str = "") -> Appointment:
+def appointment_cancel(*, actor: User | None, appointment: Appointment, reason: str = "",
+                       actor_label: str = "") -> Appointment:
+    """Cancel and free the slot. ``actor`` is None when the client cancels (``actor_label`` says how)."""
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if appointment.is_cancelled:
         raise ApplicationError("This appointment is already cancelled.", code="cancelled")
@@ -376,9 +382,31 @@ def appointment_cancel(*, actor: User, appointment: Appointment, reason: str = "
     appointment.save(update_fields=["status", "updated_by", "updated_at"])
     if appointment.zoom_meeting is not None:
         telehealth.meeting_discard(meeting=appointment.zoom_meeting)  # R10: no orphan meetings
-    audit_record(actor=actor, action="appointment.cancelled", obj=appointment,
+    audit_record(actor=actor, actor_label=actor_label, action="appointment.cancelled", obj=appointment,
                  summary="Cancelled" + (f": {reason[:200]}" if reason else ""),
                  changes={"status": [previous, Status.CANCELLED]})
+    return appointment
+
+
+@transaction.atomic
+def appointment_confirm(*, appointment: Appointment, via: str, actor: User | None = None) -> Appointment:
+    """Mark the appointment confirmed (the client's page, an SMS "Y", or the desk for the client).
+
+    Confirming twice changes nothing; a cancelled or past appointment can't be confirmed.
+    """
+    via = ConfirmedVia(via)
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if appointment.is_cancelled:
+        raise ApplicationError("This appointment is cancelled.", code="cancelled")
+    if appointment.ends_at <= timezone.now():
+        raise ApplicationError("This appointment is over.", code="past")
+    if appointment.confirmed_at is not None:
+        return appointment
+    appointment.confirmed_at, appointment.confirmed_via = timezone.now(), via
+    appointment.save(update_fields=["confirmed_at", "confirmed_via", "updated_at"])
+    audit_record(actor=actor, actor_label="" if actor is not None else via.label,
+                 action="appointment.confirmed", obj=appointment, summary=f"Confirmed by {via.label}",
+                 changes={"confirmed_via": via.value})
     return appointment
 
 
