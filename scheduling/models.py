@@ -116,6 +116,9 @@ class Appointment(models.Model):
     # Set when the client (or the desk for them) confirms; a move clears it, since the client confirmed another time.
     confirmed_at = models.DateTimeField(null=True, blank=True)
     confirmed_via = models.CharField(max_length=8, choices=ConfirmedVia.choices, blank=True)
+    # iCalendar SEQUENCE for every calendar copy of this appointment (client .ics, telehealth email, feeds): each
+    # move, cancel and reinstate raises it, so calendars replace the event with the same UID instead of adding one.
+    calendar_sequence = models.PositiveIntegerField(default=0, editable=False)
     series = models.ForeignKey(AppointmentSeries, null=True, blank=True, on_delete=models.SET_NULL,
                                related_name="appointments")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -140,6 +143,11 @@ class Appointment(models.Model):
     @property
     def duration(self) -> timedelta:
         return self.ends_at - self.starts_at
+
+    @property
+    def calendar_uid(self) -> str:
+        """The iCalendar UID every calendar copy of this appointment carries, stable across moves."""
+        return f"appointment-{self.pk}@practice-diary"
 
     @property
     def is_cancelled(self) -> bool:

@@ -334,6 +334,7 @@ def appointment_move(
     if plan.starts_at != previous.starts_at or practitioner.pk != previous.practitioner_id:
         # The client confirmed the old time or practitioner, not this one.
         appointment.confirmed_at, appointment.confirmed_via = None, ""
+    appointment.calendar_sequence += 1
     if plan.telehealth == TelehealthChange.REMOVED:
         _drop_telehealth(appointment)
     elif plan.telehealth == TelehealthChange.RECREATED:
@@ -379,7 +380,8 @@ def appointment_cancel(*, actor: User | None, appointment: Appointment, reason: 
     previous = appointment.status
     appointment.status = Status.CANCELLED
     appointment.updated_by = actor
-    appointment.save(update_fields=["status", "updated_by", "updated_at"])
+    appointment.calendar_sequence += 1
+    appointment.save(update_fields=["status", "updated_by", "calendar_sequence", "updated_at"])
     if appointment.zoom_meeting is not None:
         telehealth.meeting_discard(meeting=appointment.zoom_meeting)  # R10: no orphan meetings
     audit_record(actor=actor, actor_label=actor_label, action="appointment.cancelled", obj=appointment,
@@ -420,6 +422,7 @@ def appointment_reinstate(*, actor: User, appointment: Appointment) -> BookingRe
                       ends_at=appointment.ends_at, exclude_pk=appointment.pk, zone=zone)
     appointment.status = Status.BOOKED
     appointment.updated_by = actor
+    appointment.calendar_sequence += 1
     _save_guarded(appointment, practitioner=appointment.practitioner, zone=zone)
     audit_record(actor=actor, action="appointment.reinstated", obj=appointment, summary="Reinstated",
                  changes={"status": [Status.CANCELLED, Status.BOOKED]})

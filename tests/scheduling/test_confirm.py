@@ -8,7 +8,7 @@ import time_machine
 from practice.errors import ApplicationError
 from practice.models import AuditEvent
 from scheduling.models import ConfirmedVia
-from scheduling.services import appointment_cancel, appointment_confirm, appointment_move
+from scheduling.services import appointment_cancel, appointment_confirm, appointment_move, appointment_reinstate
 from tests.conftest import sydney
 
 MONDAY_10 = sydney(2030, 3, 4, 10)
@@ -59,3 +59,17 @@ def test_a_client_cancel_is_audited_with_its_label(book, practitioner_a):
     appointment_cancel(actor=None, actor_label="client (link)", appointment=appointment)
     event = AuditEvent.objects.get(action="appointment.cancelled")
     assert (event.actor, event.actor_name) == (None, "client (link)")
+
+
+def test_every_move_cancel_and_reinstate_raises_the_calendar_sequence_under_one_uid(book, practitioner_a,
+                                                                                     front_desk, location):
+    appointment = book(practitioner_a, MONDAY_10)
+    uid = appointment.calendar_uid
+    assert appointment.calendar_sequence == 0
+    appointment_move(actor=front_desk, appointment=appointment, starts_at=MONDAY_10 + timedelta(hours=1),
+                     ends_at=MONDAY_10 + timedelta(hours=1, minutes=30), practitioner=practitioner_a,
+                     location=location)
+    appointment_cancel(actor=front_desk, appointment=appointment)
+    appointment_reinstate(actor=front_desk, appointment=appointment)
+    appointment.refresh_from_db()
+    assert (appointment.calendar_uid, appointment.calendar_sequence) == (uid, 3)
