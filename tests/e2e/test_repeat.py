@@ -1,6 +1,7 @@
 """Repeat bookings (issue 9 item 7, "Done when"): book a 6-week series with one clash shown and skipped, then
-cancel "this and following", at desktop and phone sizes."""
+cancel "this and following" and undo it, at desktop and phone sizes."""
 
+import re
 from datetime import time, timedelta
 
 import pytest
@@ -93,10 +94,16 @@ def test_cancel_this_and_following_from_the_panel(page, live_server, front_desk,
     cancel.get_by_label("This and following").check()
     shot(page, "repeat_cancel_scope_1366")
     cancel.get_by_role("button", name="Cancel appointment").click()
-    expect_message(page, "Cancelled 2 appointments of the series: this one and the following.")
+    expect_message(page, "Cancelled 2 appointments of the series: this one and the following. The times are free "
+                         "to book again. Undo reinstates all 2.")
     statuses = [a.status for a in Appointment.objects.filter(series=booked[0].series).order_by("starts_at")]
     assert statuses == [Status.BOOKED, Status.BOOKED, Status.CANCELLED, Status.CANCELLED]
     assert panel(page).count() == 1
+
+    # Undo puts both back, through the same button as a single cancel's.
+    page.locator(".messages").get_by_role("button", name=re.compile("^Undo")).click()
+    expect_message(page, "Undone: the 2 appointments are booked again.")
+    assert not Appointment.objects.filter(series=booked[0].series, status=Status.CANCELLED).exists()
 
 
 def test_a_long_list_is_shown_from_its_top_and_change_goes_back_to_the_form(
