@@ -947,7 +947,6 @@ def series_cancel_following(*, actor: User, appointment: Appointment, reason: st
     return outcome
 
 
-
 # Undo of "this and following" ---------------------------------------------------------------------------------
 # One token for the whole change: each appointment changed, with its updated_at just after the change and what it
 # was before. Undo is all or nothing: when any one has changed since, no longer exists, or cannot go back (its old
@@ -963,6 +962,10 @@ def _count(number: int, word: str) -> str:
     return f"{number} {word}{'' if number == 1 else 's'}"
 
 
+def _them(number: int) -> str:
+    return "it" if number == 1 else "both" if number == 2 else f"all {number}"
+
+
 def undo_offer_series_move(*, actor: User, outcome: SeriesChange) -> UndoOffer | None:
     """The Undo for a "this and following" move: every appointment it moved goes back (None when none moved)."""
     moved = [(result, result.previous) for result in outcome.changed if result.previous is not None]
@@ -972,7 +975,7 @@ def undo_offer_series_move(*, actor: User, outcome: SeriesChange) -> UndoOffer |
               "practitioner": previous.practitioner_id, "location": previous.location_id,
               "starts_at": previous.starts_at.isoformat(), "ends_at": previous.ends_at.isoformat(),
               "telehealth": previous.is_telehealth} for result, previous in moved]
-    text = f"Undo moves {'it' if len(moved) == 1 else f'all {len(moved)}'} back"
+    text = f"Undo moves {_them(len(moved))} back"
     recreated = sum(result.telehealth == TelehealthChange.RECREATED for result, _ in moved)
     removed = sum(result.telehealth == TelehealthChange.REMOVED for result, _ in moved)
     if recreated:
@@ -991,7 +994,7 @@ def undo_offer_series_cancel(*, actor: User, outcome: SeriesChange) -> UndoOffer
     items = [{"appointment": result.appointment.pk, "stamp": result.appointment.updated_at.isoformat(),
               "status": result.previous_status} for result in outcome.changed]
     count = len(outcome.changed)
-    text = f"Undo reinstates {'it' if count == 1 else f'all {count}'}"
+    text = f"Undo reinstates {_them(count)}"
     with_meeting = sum(result.appointment.is_telehealth for result in outcome.changed)
     if with_meeting:
         text += (f" and creates a new Zoom meeting for each of the {_count(with_meeting, 'telehealth appointment')} "

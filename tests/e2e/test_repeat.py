@@ -95,7 +95,7 @@ def test_cancel_this_and_following_from_the_panel(page, live_server, front_desk,
     shot(page, "repeat_cancel_scope_1366")
     cancel.get_by_role("button", name="Cancel appointment").click()
     expect_message(page, "Cancelled 2 appointments of the series: this one and the following. The times are free "
-                         "to book again. Undo reinstates all 2.")
+                         "to book again. Undo reinstates both.")
     statuses = [a.status for a in Appointment.objects.filter(series=booked[0].series).order_by("starts_at")]
     assert statuses == [Status.BOOKED, Status.BOOKED, Status.CANCELLED, Status.CANCELLED]
     assert panel(page).count() == 1

@@ -607,7 +607,7 @@ def test_undo_of_a_telehealth_series_cancel_creates_a_new_meeting_for_each(
     with django_capture_on_commit_callbacks(execute=True):
         outcome = series_cancel_following(actor=front_desk, appointment=telehealth_series[1])
     offer = undo_offer_series_cancel(actor=front_desk, outcome=outcome)
-    assert offer.text == ("Undo reinstates all 2 and creates a new Zoom meeting for each of the 2 telehealth "
+    assert offer.text == ("Undo reinstates both and creates a new Zoom meeting for each of the 2 telehealth "
                           "appointments (the cancellation deleted the old ones).")
     with django_capture_on_commit_callbacks(execute=True):
         undone = appointment_undo(actor=front_desk, token=offer.token)
