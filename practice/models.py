@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from practice.phones import mobile_to_e164, phone_display
-from practice.search import client_search_name, client_search_text
+from practice.search import client_search_name, client_search_text, name_skeleton
 from practice.timezones import validate_reasonable_day
 
 WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday"),
@@ -203,7 +203,7 @@ class ClientQuerySet(models.QuerySet):
         if Client.SEARCH_SOURCES.intersection(fields):
             for client in objs:
                 client.refresh_search_columns()
-            fields += [name for name in ("search_name", "search_text") if name not in fields]
+            fields += [name for name in Client.SEARCH_COLUMNS if name not in fields]
         return super().bulk_update(objs, fields, *args, **kwargs)
 
 
@@ -223,8 +223,13 @@ class Client(models.Model):
     # Derived from the fields above on every save() (practice/search.py says how); never typed.
     search_name = models.CharField(max_length=130, blank=True, editable=False, db_index=True)
     search_text = models.TextField(blank=True, editable=False)
+    # Each name's consonant skeleton ("Kelly" → "kl"): typos found by index look-ups where there is no pg_trgm.
+    search_key_first = models.CharField(max_length=60, blank=True, editable=False, db_index=True)
+    search_key_last = models.CharField(max_length=60, blank=True, editable=False, db_index=True)
+    search_key_preferred = models.CharField(max_length=60, blank=True, editable=False, db_index=True)
 
     SEARCH_SOURCES = frozenset({"first_name", "last_name", "preferred_name", "mobile", "email"})
+    SEARCH_COLUMNS = ("search_name", "search_text", "search_key_first", "search_key_last", "search_key_preferred")
 
     objects = ClientQuerySet.as_manager()
 
@@ -242,7 +247,7 @@ class Client(models.Model):
         self.refresh_search_columns()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and self.SEARCH_SOURCES.intersection(update_fields):
-            kwargs["update_fields"] = {*update_fields, "search_name", "search_text"}
+            kwargs["update_fields"] = {*update_fields, *self.SEARCH_COLUMNS}
         super().save(*args, **kwargs)
 
     def refresh_search_columns(self) -> None:
@@ -250,6 +255,9 @@ class Client(models.Model):
         self.search_text = client_search_text(first_name=self.first_name, last_name=self.last_name,
                                               preferred_name=self.preferred_name, mobile=self.mobile,
                                               email=self.email)
+        self.search_key_first = name_skeleton(self.first_name)[:60]
+        self.search_key_last = name_skeleton(self.last_name)[:60]
+        self.search_key_preferred = name_skeleton(self.preferred_name)[:60]
 
     @property
     def full_name(self) -> str:

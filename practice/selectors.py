@@ -1,4 +1,4 @@
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +25,15 @@ from django.utils import timezone
 
 from practice.models import WEEKDAYS, Client, Location, Practitioner, WorkingHours
 from practice.phones import mobile_to_e164
-from practice.search import client_search_name, query_words
+from practice.search import (
+    TYPO_WORD_MIN,
+    client_search_name,
+    name_skeleton,
+    query_words,
+    skeletons_a_letter_away,
+    skeletons_a_slip_away,
+    typo_similarity,
+)
 
 SEARCH_LIMIT = 20  # as you type: the best 20 are enough to pick from; the Clients page pages through the rest
 # The appointment statuses that are still to come (scheduling.models.Status; practice does not import scheduling).
@@ -89,22 +97,74 @@ def _trigram_index_preferred() -> Iterator[None]:
         transaction.set_rollback(True)
 
 
-def client_search_similar(query: str, *, limit: int = SEARCH_LIMIT) -> list[Client]:
-    """Typo-tolerant matches ("Kely" → Kelly), best first, for when client_search() found nothing.
+def client_search_similar(query: str, *, limit: int = SEARCH_LIMIT, exclude: Collection[int] = ()) -> list[Client]:
+    """Typo-tolerant matches ("Kely" → Kelly, "Smiht" → Smith), best first, for when client_search() found few.
 
-    PostgreSQL only: pg_trgm's word similarity against ``search_text``, from the same trigram index. On SQLite
-    there is no such index and comparing every client in Python would not be milliseconds, so nothing."""
+    On PostgreSQL, pg_trgm's word similarity against ``search_text``, from the same trigram index. Elsewhere
+    (SQLite), the names' consonant skeletons (practice/search.py): names only, not emails. ``exclude``: the clients
+    already shown as matches."""
     if connection.vendor != "postgresql":
-        return []
+        words = [word for word in query_words(query) if word.isalpha()]
+        if not any(len(word) >= TYPO_WORD_MIN for word in words):
+            return []
+        return _similar_by_skeleton(words, limit=limit, exclude=exclude)
     text = " ".join(word for word in query_words(query) if not word.isdigit())
     if len(text) < 3:
         return []
     similar = (Client.objects.filter(WordSimilarTo(F("search_text"), Value(text)))
+               .exclude(pk__in=list(exclude))
                .annotate(similarity=WordSimilarity(Value(text), F("search_text")))
                .order_by("-similarity", *NAME_ORDER)[:limit])
     # Here the planner's misjudgement costs most: word_similarity() on every client takes ~0.6 s at 50,000.
     with _trigram_index_preferred():
         return list(similar)
+
+
+SKELETON_CANDIDATES_MAX = 1000  # read at most this many clients sharing skeletons: ranking them is the cost
+
+
+def _similar_by_skeleton(words: list[str], *, limit: int, exclude: Collection[int]) -> list[Client]:
+    """Clients with, for each typed word of three letters or more, a name whose skeleton is a slip away from the
+    word's (or, when those are too few, a letter away), ranked by how close every typed word is to their names
+    (shorter words too), then by name. Each look-up reads the three key columns' indexes only."""
+    looked_up = sorted((word for word in words if len(word) >= TYPO_WORD_MIN),
+                       key=lambda word: (-len(name_skeleton(word)), -len(word)))
+    slips = {word: skeletons_a_slip_away(name_skeleton(word)) for word in looked_up}
+    ranked = _rank_by_skeleton(words, slips, exclude=exclude)
+    wider = {word: slips[word] | skeletons_a_letter_away(name_skeleton(word)) for word in looked_up}
+    if len(ranked) < limit and wider != slips:
+        ranked += _rank_by_skeleton(words, wider, exclude=[*exclude, *(pk for *_, pk in ranked)])
+    chosen = [pk for *_, pk in sorted(ranked)[:limit]]
+    found = Client.objects.in_bulk(chosen)
+    return [found[pk] for pk in chosen]
+
+
+def _rank_by_skeleton(words: list[str], skeletons: dict[str, set[str]], *,
+                      exclude: Collection[int]) -> list[tuple[float, str, str, int]]:
+    """The clients with a name among each looked-up word's skeletons, as (minus closeness, last name, first name,
+    pk) for sorting, those not close enough left out. One query, of names only."""
+    candidates = Client.objects.exclude(pk__in=list(exclude)).order_by()  # ranked below
+    # The most telling word first: SQLite reads that subquery's clients and checks the others' for each.
+    for variants in skeletons.values():
+        if not variants:
+            return []
+        keys = sorted(variants)
+        # A subquery per word, each answered from the key indexes alone; one condition with them all would make
+        # SQLite read every client.
+        candidates = candidates.filter(pk__in=Client.objects.filter(
+            Q(search_key_last__in=keys) | Q(search_key_first__in=keys) | Q(search_key_preferred__in=keys)
+        ).values("pk"))
+    scores: dict[tuple[str, str, str], float] = {}  # many candidates share a name
+    ranked = []
+    for pk, first_name, preferred_name, last_name in candidates.values_list(
+            "pk", "first_name", "preferred_name", "last_name")[:SKELETON_CANDIDATES_MAX]:
+        names = (first_name, preferred_name, last_name)
+        score = scores.get(names)
+        if score is None:
+            score = scores[names] = typo_similarity(words, names)
+        if score:
+            ranked.append((-score, last_name, first_name, pk))
+    return ranked
 
 
 class WordSimilarTo(Lookup):
@@ -127,15 +187,18 @@ class WordSimilarity(Func):
 
 @dataclass(frozen=True)
 class ClientRow:
-    """A client as search results show it: with the next appointment still to come (or None)."""
+    """A client as search results show it: with the next appointment still to come (or None), and whether the
+    name is only a similar spelling of what was typed (the typo fallback) rather than a match."""
 
     client: Client
     next_appointment: Any  # scheduling.models.Appointment, with its practitioner
+    similar: bool = False
 
 
-def client_rows(clients: Iterable[Client]) -> list[ClientRow]:
+def client_rows(clients: Iterable[Client], *, similar: Collection[int] = ()) -> list[ClientRow]:
     """Each client with their next upcoming appointment (booked or arrived, not cancelled), in one query
-    however many clients: the first per client by a window function, with its practitioner."""
+    however many clients: the first per client by a window function, with its practitioner. ``similar``: the
+    clients that are only similar spellings."""
     clients = list(clients)
     if not clients:
         return []
@@ -149,7 +212,7 @@ def client_rows(clients: Iterable[Client]) -> list[ClientRow]:
                 .filter(position=1)
                 .select_related("practitioner"))
     next_by_client = {appointment.client_id: appointment for appointment in upcoming}
-    return [ClientRow(client, next_by_client.get(client.pk)) for client in clients]
+    return [ClientRow(client, next_by_client.get(client.pk), client.pk in similar) for client in clients]
 
 
 def client_search_page(query: str, page_number: str | None, *, per_page: int = 25) -> tuple[Page, list[ClientRow]]:
@@ -160,16 +223,19 @@ def client_search_page(query: str, page_number: str | None, *, per_page: int = 2
     return page, client_rows(clients)
 
 
+FEW_MATCHES = 3  # fewer matches than this, and similar spellings are offered after them
+
+
 def client_matches(query: str, *, limit: int = SEARCH_LIMIT) -> tuple[list[ClientRow], bool]:
-    """The best ``limit`` matches as you type, each with the next appointment, and whether they are only
-    similar spellings (the typo fallback) rather than matches."""
+    """The best ``limit`` matches as you type, each with the next appointment, and whether any are only similar
+    spellings (the typo fallback). With fewer than FEW_MATCHES matches, similar spellings follow them, up to
+    ``limit`` in all: a match always ranks before a similar spelling."""
     with _trigram_index_preferred():
         clients = list(client_search(query)[:limit])
-    similar = False
-    if not clients and query.strip():
-        clients = client_search_similar(query, limit=limit)
-        similar = bool(clients)
-    return client_rows(clients), similar
+    similar: list[Client] = []
+    if len(clients) < min(FEW_MATCHES, limit) and query.strip():
+        similar = client_search_similar(query, limit=limit - len(clients), exclude=[client.pk for client in clients])
+    return client_rows(clients + similar, similar={client.pk for client in similar}), bool(similar)
 
 
 def client_possible_duplicates(*, first_name: str, last_name: str, mobile: str, exclude_pk: int | None = None,

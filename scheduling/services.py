@@ -67,6 +67,7 @@ class BookingResult:
     warnings: list[str] = field(default_factory=list)
     telehealth: str = ""  # a TelehealthChange value when the move changed the meeting
     previous: MoveValues | None = None  # where a move came from
+    previous_status: str = ""  # the status a cancel changed, so it can be undone
 
 
 def _describe(appointment: Appointment, zone) -> str:
@@ -578,11 +579,12 @@ def undo_offer_cancel(*, actor: User, appointment: Appointment, previous_status:
 
 @dataclass
 class UndoResult:
-    appointment: Appointment
+    appointment: Appointment  # for a series, the earliest of those put back
     message: str
     moved: BookingResult | None = None  # the move back, for its working-hours and R7 messages
     telehealth_restored: bool = False
     warnings: list[str] = field(default_factory=list)  # beyond the move's own
+    series_moved: list[BookingResult] = field(default_factory=list)  # each move back of a series, likewise
 
 
 def _undo_load(token: str) -> dict:
@@ -593,17 +595,20 @@ def _undo_load(token: str) -> dict:
                                "itself instead.", code="undo_expired") from None
     except signing.BadSignature:
         raise ApplicationError("This Undo is not valid.", code="undo_invalid") from None
-    if not isinstance(data, dict) or data.get("kind") not in ("move", "cancel"):
+    if not isinstance(data, dict) or data.get("kind") not in ("move", "cancel", "series_move", "series_cancel"):
         raise ApplicationError("This Undo is not valid.", code="undo_invalid")
     return data
 
 
 @transaction.atomic
 def appointment_undo(*, actor: User, token: str) -> UndoResult:
-    """Put an appointment back as it was before a move or a cancel that ``actor`` made moments ago."""
+    """Put an appointment back as it was before a move or a cancel that ``actor`` made moments ago (or every
+    appointment of a series' "this and following" move or cancel)."""
     data = _undo_load(token)
     if data["user"] != actor.pk:
         raise ApplicationError("Only the person who made this change can undo it.", code="undo_not_yours")
+    if data["kind"] in ("series_move", "series_cancel"):
+        return _series_undo(actor=actor, data=data)
     appointment = Appointment.objects.select_for_update().filter(pk=data["appointment"]).first()
     if appointment is None:
         raise ApplicationError("This appointment no longer exists.", code="undo_gone")
@@ -966,8 +971,162 @@ def series_cancel_following(*, actor: User, appointment: Appointment, reason: st
             outcome.skipped.append((target, f"Only {target.practitioner} or the front desk can change it."))
             continue
         try:
-            outcome.changed.append(BookingResult(appointment_cancel(actor=actor, appointment=target, reason=reason)))
+            outcome.changed.append(BookingResult(appointment_cancel(actor=actor, appointment=target, reason=reason),
+                                                 previous_status=target.status))
         except ApplicationError as exc:
             outcome.skipped.append((target, exc.message))
     return outcome
 
+
+# Undo of "this and following" ---------------------------------------------------------------------------------
+# One token for the whole change: each appointment changed, with its updated_at just after the change and what it
+# was before. Undo is all or nothing: when any one has changed since, no longer exists, or cannot go back (its old
+# time taken since), nothing is undone and the message says which. Only the new Zoom meetings are "where possible":
+# the appointments are back either way, and the message says which could not have one and why.
+
+
+def _series_undo_token(*, actor: User, kind: str, items: list[dict]) -> str:
+    return signing.dumps({"kind": kind, "user": actor.pk, "items": items}, salt=UNDO_SALT, compress=True)
+
+
+def _count(number: int, word: str) -> str:
+    return f"{number} {word}{'' if number == 1 else 's'}"
+
+
+def _them(number: int) -> str:
+    return "it" if number == 1 else "both" if number == 2 else f"all {number}"
+
+
+def undo_offer_series_move(*, actor: User, outcome: SeriesChange) -> UndoOffer | None:
+    """The Undo for a "this and following" move: every appointment it moved goes back (None when none moved)."""
+    moved = [(result, result.previous) for result in outcome.changed if result.previous is not None]
+    if not moved:
+        return None
+    items = [{"appointment": result.appointment.pk, "stamp": result.appointment.updated_at.isoformat(),
+              "practitioner": previous.practitioner_id, "location": previous.location_id,
+              "starts_at": previous.starts_at.isoformat(), "ends_at": previous.ends_at.isoformat(),
+              "telehealth": previous.is_telehealth} for result, previous in moved]
+    text = f"Undo moves {_them(len(moved))} back"
+    recreated = sum(result.telehealth == TelehealthChange.RECREATED for result, _ in moved)
+    removed = sum(result.telehealth == TelehealthChange.REMOVED for result, _ in moved)
+    if recreated:
+        text += (f"; each of the {_count(recreated, 'telehealth appointment')} gets another new Zoom meeting and "
+                 "the current links stop working")
+    if removed:
+        text += (f"; the {_count(removed, 'appointment')} that lost telehealth become telehealth again, each with a "
+                 "new Zoom meeting (the old ones are gone)")
+    return UndoOffer(_series_undo_token(actor=actor, kind="series_move", items=items), text + ".")
+
+
+def undo_offer_series_cancel(*, actor: User, outcome: SeriesChange) -> UndoOffer | None:
+    """The Undo for a "this and following" cancel: every appointment it cancelled is reinstated."""
+    if not outcome.changed:
+        return None
+    items = [{"appointment": result.appointment.pk, "stamp": result.appointment.updated_at.isoformat(),
+              "status": result.previous_status} for result in outcome.changed]
+    count = len(outcome.changed)
+    text = f"Undo reinstates {_them(count)}"
+    with_meeting = sum(result.appointment.is_telehealth for result in outcome.changed)
+    if with_meeting:
+        text += (f" and creates a new Zoom meeting for each of the {_count(with_meeting, 'telehealth appointment')} "
+                 "(the cancellation deleted the old ones)")
+    return UndoOffer(_series_undo_token(actor=actor, kind="series_cancel", items=items), text + ".")
+
+
+def _when_list(appointments: list[Appointment], zone) -> str:
+    return ", ".join(f"{timezone.localtime(appointment.starts_at, zone):%a %d %b %H:%M}"
+                     for appointment in sorted(appointments, key=lambda appointment: appointment.starts_at))
+
+
+def _series_undo_targets(items: list[dict], zone) -> list[tuple[Appointment, dict]]:
+    """Each appointment of the token, locked, as long as every one is just as the change left it."""
+    locked = Appointment.objects.select_for_update().in_bulk([item["appointment"] for item in items])
+    gone = [item for item in items if item["appointment"] not in locked]
+    if gone:
+        raise ApplicationError(f"Nothing was undone: {_count(len(gone), 'appointment')} of the {len(items)} no "
+                               "longer exist.", code="undo_gone")
+    changed = [locked[item["appointment"]] for item in items
+               if locked[item["appointment"]].updated_at.isoformat() != item["stamp"]]
+    if changed:
+        raise ApplicationError(
+            f"Nothing was undone: {_count(len(changed), 'appointment')} of the {len(items)} changed since "
+            f"({_when_list(changed, zone)}), and Undo would overwrite that. Open the appointments to change them.",
+            code="undo_changed")
+    return [(locked[item["appointment"]], item) for item in items]
+
+
+def _series_move_back(*, actor: User, targets: list[tuple[Appointment, dict]], zone) -> list[BookingResult]:
+    """Move each appointment back through appointment_move; the first that cannot go back refuses them all."""
+    practitioners = Practitioner.objects.in_bulk({item["practitioner"] for _, item in targets})
+    locations = Location.objects.in_bulk({item["location"] for _, item in targets})
+    # Going back later, the latest goes first (and earlier, the earliest), so the series never clashes with itself.
+    shift = sum((datetime.fromisoformat(item["starts_at"]) - appointment.starts_at for appointment, item in targets),
+                timedelta(0))
+    ordered = sorted(targets, key=lambda target: target[0].starts_at, reverse=shift > timedelta(0))
+    results = []
+    for appointment, item in ordered:
+        practitioner, location = practitioners.get(item["practitioner"]), locations.get(item["location"])
+        if practitioner is None or location is None:
+            raise ApplicationError("Nothing was undone: the practitioner or location they were with no longer "
+                                   "exists.", code="undo_gone")
+        try:
+            results.append(appointment_move(
+                actor=actor, appointment=appointment, practitioner=practitioner, location=location,
+                starts_at=datetime.fromisoformat(item["starts_at"]), ends_at=datetime.fromisoformat(item["ends_at"])))
+        except ApplicationError as exc:
+            raise ApplicationError(f"Nothing was undone: the appointment of {_when_list([appointment], zone)} "
+                                   f"cannot go back: {exc.message}", code=exc.code) from None
+    results.sort(key=lambda result: result.appointment.starts_at)
+    return results
+
+
+def _series_restore_telehealth(*, actor: User, appointments: list[Appointment], zone) -> tuple[int, list[str]]:
+    """A new Zoom meeting for each, where possible: how many got one, and why the others did not."""
+    restored = 0
+    refused: dict[str, list[Appointment]] = {}  # why → the appointments refused for that reason
+    for appointment in appointments:
+        try:
+            appointment_telehealth_add(actor=actor, appointment=appointment)
+        except ApplicationError as exc:
+            refused.setdefault(exc.message, []).append(appointment)
+        else:
+            restored += 1
+    return restored, [f"Telehealth could not be restored for {_when_list(those, zone)}: {why}"
+                      for why, those in refused.items()]
+
+
+def _series_undo(*, actor: User, data: dict) -> UndoResult:
+    """Put back every appointment of a "this and following" move or cancel (appointment_undo's transaction)."""
+    zone = Practice.load().zone
+    targets = _series_undo_targets(data["items"], zone)
+    count = len(targets)
+    if data["kind"] == "series_move":
+        moved = _series_move_back(actor=actor, targets=targets, zone=zone)
+        appointments = [result.appointment for result in moved]
+        message = ("Undone: the appointment is back where it was." if count == 1
+                   else f"Undone: the {count} appointments are back where they were.")
+        # R8 removed telehealth on the way out: moving back does not bring it back by itself.
+        wanted = {item["appointment"] for _, item in targets if item["telehealth"]}
+        to_restore = [appointment for appointment in appointments
+                      if appointment.pk in wanted and not appointment.is_telehealth]
+    else:
+        moved = []
+        appointments = []
+        for appointment, item in sorted(targets, key=lambda target: target[0].starts_at):
+            try:
+                appointment = appointment_reinstate(actor=actor, appointment=appointment).appointment
+            except ApplicationError as exc:
+                raise ApplicationError(f"Nothing was undone: the appointment of {_when_list([appointment], zone)} "
+                                       f"cannot be reinstated: {exc.message}", code=exc.code) from None
+            if item["status"] in SETTABLE_STATUSES and item["status"] != Status.BOOKED:
+                appointment = appointment_set_status(actor=actor, appointment=appointment, status=item["status"])
+            appointments.append(appointment)
+        message = ("Undone: the appointment is booked again." if count == 1
+                   else f"Undone: the {count} appointments are booked again.")
+        to_restore = [appointment for appointment in appointments if appointment.is_telehealth]  # R10 took them
+    restored, warnings = _series_restore_telehealth(actor=actor, appointments=to_restore, zone=zone)
+    if restored:
+        message += (f" Telehealth is back for {_count(restored, 'appointment')}, each with a new Zoom meeting "
+                    "being created: send the details to the client from each appointment.")
+    return UndoResult(appointments[0], message, telehealth_restored=bool(restored), warnings=warnings,
+                      series_moved=moved)

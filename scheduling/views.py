@@ -520,6 +520,8 @@ def appointment_undo(request: AuthedRequest) -> HttpResponse:
     messages.success(request, result.message)
     if result.moved is not None:
         _say_what_the_move_did(request, result.moved)
+    if result.series_moved:
+        _say_what_the_series_move_did(request, result.series_moved)
     for warning in result.warnings:
         messages.warning(request, warning)
     if result.telehealth_restored:
@@ -549,26 +551,37 @@ def _move_following(request: AuthedRequest, appointment, form: MoveForm) -> Http
         return render_page(request, "scheduling/_appointment_detail.html",
                            _detail_context(request, appointment, move_form=form))
     moved = len(outcome.changed)
+    offer = services.undo_offer_series_move(actor=request.user, outcome=outcome)
     messages.success(request, f"Moved {moved} appointment{pluralize(moved)} of the series: this one and the "
-                              "following.")
+                              f"following.{f' {offer.text}' if offer else ''}",
+                     extra_tags=_undo_tags(offer) if offer else "")
     if outcome.skipped:
         messages.warning(request, f"Not moved ({len(outcome.skipped)}): {_series_list(outcome.skipped, zone)}.")
-    outside = [result.appointment for result in outcome.changed if result.warnings]
-    if outside:
-        messages.warning(request, f"Outside {data['practitioner']}'s working hours: "
-                                  f"{', '.join(f'{timezone.localtime(a.starts_at, zone):%a %d %b}' for a in outside)}.")
-    recreated = sum(result.telehealth == services.TelehealthChange.RECREATED for result in outcome.changed)
+    _say_what_the_series_move_did(request, outcome.changed)
+    return done(request, selectors.diary_url(timezone.localtime(data["starts_at"], zone).date()))
+
+
+def _say_what_the_series_move_did(request: AuthedRequest, results: list[services.BookingResult]) -> None:
+    """Working hours, and R7 or R8 counted, after a "this and following" move or the undo of one."""
+    zone = request.practice.zone
+    outside: dict[Practitioner, list[str]] = {}
+    for result in results:
+        if result.warnings:
+            outside.setdefault(result.appointment.practitioner, []).append(
+                f"{timezone.localtime(result.appointment.starts_at, zone):%a %d %b}")
+    for practitioner, days in outside.items():
+        messages.warning(request, f"Outside {practitioner}'s working hours: {', '.join(days)}.")
+    recreated = sum(result.telehealth == services.TelehealthChange.RECREATED for result in results)
     if recreated:
         # R7 for each: nothing is sent to the clients automatically.
         messages.info(request, f"The Zoom meetings of {recreated} telehealth appointment{pluralize(recreated)} are "
                                "being re-created for the new times. The old links, meeting IDs and passcodes no "
                                "longer work. Send each client the new details from the appointment.")
-    removed = sum(result.telehealth == services.TelehealthChange.REMOVED for result in outcome.changed)
+    removed = sum(result.telehealth == services.TelehealthChange.REMOVED for result in results)
     if removed:
         messages.warning(request, "Telehealth is not supported when an appointment moves to another practitioner: "
                                   f"the Zoom meetings of {removed} appointment{pluralize(removed)} were deleted and "
                                   "Telehealth unticked. The clients were not notified.")
-    return done(request, selectors.diary_url(timezone.localtime(data["starts_at"], zone).date()))
 
 
 @require_POST
@@ -603,17 +616,18 @@ def appointment_cancel(request: AuthedRequest, pk: int) -> HttpResponse:
     return _act(request, pk, cancel)
 
 
-def _cancel_following(request: AuthedRequest, appointment, reason: str) -> str:
+def _cancel_following(request: AuthedRequest, appointment, reason: str) -> tuple[str, str]:
     zone = request.practice.zone
     outcome = services.series_cancel_following(actor=request.user, appointment=appointment, reason=reason)
-    if not outcome.changed:
+    offer = services.undo_offer_series_cancel(actor=request.user, outcome=outcome)
+    if offer is None:
         raise ApplicationError(f"Nothing was cancelled: {_series_list(outcome.skipped, zone)}.")
     cancelled = len(outcome.changed)
     message = (f"Cancelled {cancelled} appointment{pluralize(cancelled)} of the series: this one and the following. "
                "The times are free to book again.")
     if outcome.skipped:
         message += f" Not cancelled: {_series_list(outcome.skipped, zone)}."
-    return message
+    return f"{message} {offer.text}", _undo_tags(offer)
 
 
 @require_POST

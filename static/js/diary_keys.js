@@ -224,6 +224,52 @@
     }).observe(box, { childList: true });
   }
 
+  // On a phone the panel is a full-screen sheet over the diary (app.css): Tab and Shift+Tab go round inside
+  // it while it is open, as in a dialog, rather than into the grid hidden behind it. Escape closes it
+  // (booking.js) and focus goes back to what opened it (above). On a wider screen the panel sits beside the
+  // diary and is not modal.
+  const SHEET = window.matchMedia("(max-width: 760px)");
+  const TABBABLE = "a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), "
+    + "select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex='-1'])";
+
+  function tabbables(box) {
+    return Array.from(box.querySelectorAll(TABBABLE)).filter(function (el) {
+      // Not shown (a closed <details>, display: none) means not reachable by Tab either.
+      if (el.tabIndex < 0 || !el.getClientRects().length || el.closest("[inert]")) return false;
+      // A group of radio buttons is one stop: the checked one, else the first.
+      if (el.type !== "radio" || el.checked || !el.form) return true;
+      const group = Array.from(el.form.elements).filter(function (other) {
+        return other.type === "radio" && other.name === el.name;
+      });
+      return !group.some(function (other) { return other.checked; }) && group[0] === el;
+    });
+  }
+
+  document.addEventListener("keydown", function (event) {
+    const box = panel();
+    if (event.key !== "Tab" || event.defaultPrevented || !SHEET.matches || !box || !box.innerHTML.trim()) return;
+    if (document.querySelector("dialog[open]")) return;  // a dialog (the move confirm, the help) traps its own
+    const stops = tabbables(box);
+    if (!stops.length) return;
+    const active = document.activeElement;
+    // Where focus stands among the stops; the heading (focused when the sheet opens) or a focused error is no
+    // stop of its own but stands between them all the same.
+    const before = stops.filter(function (stop) {
+      return stop.compareDocumentPosition(active) & Node.DOCUMENT_POSITION_FOLLOWING;
+    });
+    const after = stops.filter(function (stop) {
+      return active.compareDocumentPosition(stop) & Node.DOCUMENT_POSITION_FOLLOWING;
+    });
+    let wrapTo = null;
+    if (!box.contains(active)) wrapTo = event.shiftKey ? stops[stops.length - 1] : stops[0];
+    else if (event.shiftKey && !before.length) wrapTo = stops[stops.length - 1];
+    else if (!event.shiftKey && !after.length) wrapTo = stops[0];
+    if (wrapTo) {
+      event.preventDefault();
+      wrapTo.focus();
+    }
+  });
+
   // A whole page with a form that failed (no panel): its errors are in view and focused too.
   function focusPageErrors() {
     const main = document.querySelector("main");

@@ -396,3 +396,64 @@ def test_the_tab_stop_leaves_a_hidden_column(page, live_server, front_desk, prac
     expect(slot(page, practitioner_b, booking_day, "08:00")).to_be_focused()
     page.keyboard.press("ArrowLeft")
     expect(slot(page, practitioner_b, booking_day, "08:00")).to_be_focused()
+
+
+def _focus_in_panel(page) -> bool:
+    return page.evaluate("() => document.getElementById('panel').contains(document.activeElement)")
+
+
+def _open_block_from_the_keyboard(page, live_server, front_desk, practitioner_a, book, booking_day, size):
+    book(practitioner_a, local(booking_day, time(10)))
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    login(page, live_server, front_desk)
+    page.goto(diary_url(live_server, booking_day))
+    page.wait_for_load_state()
+    count_panel_swaps(page)
+    block = column(page, practitioner_a).locator("a.appt")
+    block.focus()
+    before = swaps(page)
+    page.keyboard.press("Enter")
+    wait_for_panel(page, before)
+    expect(panel(page).locator(".panel-head h2")).to_be_focused()
+    return block
+
+
+def test_on_a_phone_the_panel_sheet_keeps_tab_inside_and_escape_closes_it(
+        page, live_server, front_desk, practitioner_a, book, booking_day):
+    block = _open_block_from_the_keyboard(page, live_server, front_desk, practitioner_a, book, booking_day,
+                                          (390, 844))
+    close = panel(page).get_by_role("link", name="Close")
+    page.keyboard.press("Tab")  # from the heading to the sheet's first stop
+    expect(close).to_be_focused()
+    # Tab all the way round: focus never leaves the sheet for the diary hidden behind it, and after the last stop
+    # comes the first again. The last one reached is marked, to come back to it with Shift+Tab.
+    for _ in range(80):
+        page.evaluate("""() => {
+            document.querySelectorAll("[data-e2e-last]").forEach((el) => el.removeAttribute("data-e2e-last"));
+            document.activeElement.setAttribute("data-e2e-last", "");
+        }""")
+        page.keyboard.press("Tab")
+        assert _focus_in_panel(page)
+        if close.evaluate("el => el === document.activeElement"):
+            break
+    else:
+        pytest.fail("Tab never came back round to the sheet's close button")
+    last = panel(page).locator("[data-e2e-last]")
+    assert last.evaluate("el => el !== document.querySelector('#panel .close')")
+    page.keyboard.press("Shift+Tab")  # from the first stop back to the last
+    expect(last).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(close).to_be_focused()
+    shot(page, "keys-phone-sheet-trap")
+
+    page.keyboard.press("Escape")
+    expect(panel(page)).to_be_empty()
+    expect(block).to_be_focused()  # back to what opened it
+
+
+def test_on_a_desktop_the_panel_is_not_modal(page, live_server, front_desk, practitioner_a, book, booking_day):
+    _open_block_from_the_keyboard(page, live_server, front_desk, practitioner_a, book, booking_day, (1366, 768))
+    page.keyboard.press("Tab")
+    expect(panel(page).get_by_role("link", name="Close")).to_be_focused()
+    page.keyboard.press("Shift+Tab")  # out of the panel: the diary beside it is still there
+    assert not _focus_in_panel(page)

@@ -1,6 +1,7 @@
 """Repeat bookings (issue 9 item 7, "Done when"): book a 6-week series with one clash shown and skipped, then
-cancel "this and following", at desktop and phone sizes."""
+cancel "this and following" and undo it, at desktop and phone sizes."""
 
+import re
 from datetime import time, timedelta
 
 import pytest
@@ -93,10 +94,46 @@ def test_cancel_this_and_following_from_the_panel(page, live_server, front_desk,
     cancel.get_by_label("This and following").check()
     shot(page, "repeat_cancel_scope_1366")
     cancel.get_by_role("button", name="Cancel appointment").click()
-    expect_message(page, "Cancelled 2 appointments of the series: this one and the following.")
+    expect_message(page, "Cancelled 2 appointments of the series: this one and the following. The times are free "
+                         "to book again. Undo reinstates both.")
     statuses = [a.status for a in Appointment.objects.filter(series=booked[0].series).order_by("starts_at")]
     assert statuses == [Status.BOOKED, Status.BOOKED, Status.CANCELLED, Status.CANCELLED]
     assert panel(page).count() == 1
+
+    # Undo puts both back, through the same button as a single cancel's.
+    page.locator(".messages").get_by_role("button", name=re.compile("^Undo")).click()
+    expect_message(page, "Undone: the 2 appointments are booked again.")
+    assert not Appointment.objects.filter(series=booked[0].series, status=Status.CANCELLED).exists()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_move_this_and_following_from_the_panel_and_undo_it(page, live_server, front_desk, practitioner_a,
+                                                            booking_day, client_record, location, appointment_type,
+                                                            size):
+    from scheduling.services import SeriesRule, series_book
+
+    booked = series_book(actor=front_desk, client=client_record, practitioner=practitioner_a, location=location,
+                         appointment_type=appointment_type, first_day=booking_day, start_time=time(10), minutes=30,
+                         rule=SeriesRule(interval_weeks=1, count=3),
+                         days=[booking_day + timedelta(weeks=week) for week in range(3)]).booked
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    login(page, live_server, front_desk)
+    page.goto(diary_url(live_server, booking_day))
+    detail = open_panel(page, page.locator(f'a.appt[href$="/{booked[0].pk}/"]'))
+    detail.locator("summary", has_text="Move or change time").click()
+    move = detail.locator(f'form[action$="/{booked[0].pk}/move/"]')
+    move.locator("#id_start_time").fill("11:00")
+    move.get_by_label("This and following").check()
+    move.get_by_role("button", name="Save move").click()
+    expect_message(page, "Moved 3 appointments of the series: this one and the following. Undo moves all 3 back.")
+    starts = [a.starts_at for a in Appointment.objects.filter(series=booked[0].series).order_by("starts_at")]
+    assert starts == [local(booking_day + timedelta(weeks=week), time(11)) for week in range(3)]
+    shot(page, f"repeat_move_following_undo_{size[0]}")
+
+    page.locator(".messages").get_by_role("button", name=re.compile("^Undo")).click()
+    expect_message(page, "Undone: the 3 appointments are back where they were.")
+    starts = [a.starts_at for a in Appointment.objects.filter(series=booked[0].series).order_by("starts_at")]
+    assert starts == [local(booking_day + timedelta(weeks=week), time(10)) for week in range(3)]
 
 
 def test_a_long_list_is_shown_from_its_top_and_change_goes_back_to_the_form(

@@ -93,6 +93,24 @@ def test_the_top_bar_search_finds_a_client_as_you_type(page, live_server, front_
 
 
 @pytest.mark.parametrize("size", SIZES)
+def test_a_typo_in_the_top_bar_offers_the_similar_name(page, live_server, front_desk, liam, booking_day, size):
+    """On SQLite (the e2e database) by the names' skeletons; on PostgreSQL pg_trgm does the same."""
+    Client.objects.create(first_name="Ann", last_name="Kelyl")  # typed right for her: a match, first
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    login(page, live_server, front_desk)
+    page.goto(diary_url(live_server, booking_day))
+    box = page.get_by_role("combobox", name="Search clients")
+    box.press_sequentially("Kelyl", delay=30)
+    options = page.locator("#global-search-results").get_by_role("option")
+    expect(options).to_have_count(2)
+    expect(options.nth(0)).to_contain_text("Kelyl, Ann")
+    expect(options.nth(0)).not_to_contain_text("similar spelling")
+    expect(options.nth(1)).to_contain_text("Kelly, Liam similar spelling")
+    shot(page, f"search-typo-{size[0]}")
+    assert_accessible(page, ".global-search")
+
+
+@pytest.mark.parametrize("size", SIZES)
 def test_the_clients_page_searches_as_you_type(page, live_server, front_desk, liam, size):
     page.set_viewport_size({"width": size[0], "height": size[1]})
     login(page, live_server, front_desk)

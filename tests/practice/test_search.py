@@ -13,7 +13,14 @@ from django.utils import timezone
 
 from practice.errors import ApplicationError
 from practice.models import Client
-from practice.search import normalise_text, phone_search_digits, query_words
+from practice.search import (
+    name_skeleton,
+    normalise_text,
+    phone_search_digits,
+    query_words,
+    skeletons_a_letter_away,
+    skeletons_a_slip_away,
+)
 from practice.selectors import client_matches, client_possible_duplicates, client_rows, client_search
 from practice.services import client_create, client_update
 from scheduling.models import Appointment
@@ -333,8 +340,121 @@ def test_on_postgresql_a_typo_finds_similar_names(client, front_desk) -> None:
     assert "Similar names" in html and "Kelly, Liam" in html and "Brown" not in html
 
 
-def test_on_sqlite_a_typo_finds_nothing_rather_than_scanning_in_python() -> None:
+# Typos on either database: pg_trgm on PostgreSQL, the names' consonant skeletons elsewhere --------------------------
+
+def test_a_typo_finds_similar_names_after_the_matches_and_marks_them(client, front_desk) -> None:
+    exact = Client.objects.create(first_name="Ann", last_name="Kely")
+    kelly = Client.objects.create(first_name="Liam", last_name="Kelly")
+    Client.objects.create(first_name="Bo", last_name="Brown")
+    rows, similar = client_matches("Kely")
+    # The match first, the similar spelling after it (fewer than FEW_MATCHES matches: similar ones are offered).
+    assert similar and [(row.client, row.similar) for row in rows] == [(exact, False), (kelly, True)]
+    client.force_login(front_desk)
+    html = client.post(reverse("client-quick-search"), {"q": "Kely"}).content.decode()
+    assert "No exact match" not in html and html.count("similar spelling") == 1
+    assert html.index("Kely, Ann") < html.index("Kelly, Liam")
+
+
+def test_with_enough_matches_no_similar_spellings_are_offered() -> None:
+    Client.objects.bulk_create(Client(first_name=first, last_name="Kely") for first in ("Ann", "Bo", "Cy"))
     Client.objects.create(first_name="Liam", last_name="Kelly")
-    if connection.vendor == "postgresql":
-        pytest.skip("PostgreSQL has the typo fallback")
-    assert client_matches("kely") == ([], False)
+    rows, similar = client_matches("kely")
+    assert not similar and names(row.client for row in rows) == ["Ann Kely", "Bo Kely", "Cy Kely"]
+
+
+def test_similar_spellings_stay_within_the_cap() -> None:
+    Client.objects.create(first_name="Ann", last_name="Kely")
+    Client.objects.bulk_create(Client(first_name=first, last_name="Kelly") for first in ("Bo", "Cy", "Di"))
+    rows, similar = client_matches("kely", limit=2)
+    assert similar and names(row.client for row in rows) == ["Ann Kely", "Bo Kelly"]
+
+
+# SQLite: the skeleton columns ----------------------------------------------------------------------------------------
+
+on_sqlite = pytest.mark.skipif(connection.vendor == "postgresql", reason="PostgreSQL has pg_trgm")
+
+
+def test_name_skeletons_and_the_skeletons_a_slip_or_a_letter_away() -> None:
+    assert [name_skeleton(name) for name in ("Kelly", "Kelyl", "Smith", "Nguyen", "Zoë", "Phillips", "Ava", "")] == [
+        "kl", "kl", "smth", "ngn", "s", "flps", "v", ""]
+    assert skeletons_a_slip_away("smht") >= {"smht", "smth", "mht", "sht"}  # "Smiht": swapped, or one too many
+    assert skeletons_a_slip_away("kl") == {"kl", "lk"}  # dropping one of two would leave a single letter
+    assert {"ngn", "ngmr"} <= skeletons_a_letter_away("ngm")  # "Nguyem": m typed for n (neighbours), one missing
+    assert "ngl" not in skeletons_a_letter_away("ngm")  # l is nowhere near m
+    assert skeletons_a_letter_away("kl") == set() and skeletons_a_slip_away("") == set()
+
+
+def test_it_keeps_the_skeletons_on_every_way_a_client_is_saved(admin_user) -> None:
+    client = client_create(actor=admin_user, first_name="Zoë", last_name="O’Brien", preferred_name="Jo")
+    assert (client.search_key_first, client.search_key_last, client.search_key_preferred) == ("s", "brn", "j")
+    client.last_name = "Ngata"
+    client.save(update_fields=["last_name"])
+    client.refresh_from_db()
+    assert client.search_key_last == "ngt"
+    [bulk] = Client.objects.bulk_create([Client(first_name="Ann", last_name="Kelly")])
+    bulk.last_name = "Smith"
+    Client.objects.bulk_update([bulk], ["last_name"])
+    bulk.refresh_from_db()
+    assert bulk.search_key_last == "smth"
+
+
+def test_the_skeleton_migration_fills_existing_rows() -> None:
+    client = Client.objects.create(first_name="Liam", last_name="Kelly", preferred_name="Li")
+    Client.objects.update(search_key_first="", search_key_last="", search_key_preferred="")
+    importlib.import_module("practice.migrations.0006_client_search_keys").fill_search_keys(apps, None)
+    client.refresh_from_db()
+    assert (client.search_key_first, client.search_key_last, client.search_key_preferred) == ("lm", "kl", "l")
+
+
+@on_sqlite
+@pytest.mark.parametrize(("typed", "found"), [
+    ("Kelyl", "Liam Kelly"),            # letters swapped
+    ("Smiht", "Ann Smith"),             # letters swapped
+    ("Smth", "Ann Smith"),              # a letter missing
+    ("Nguyem", "Bo Nguyen"),            # a letter wrong
+    ("Liam Kely", "Liam Kelly"),        # one word right, one wrong
+    ("Kely, Li", "Liam Kelly"),         # the list's format, and a short word that begins a name
+    ("Phillipps", "Cy Phillips"),       # a letter too many
+])
+def test_on_sqlite_a_typo_finds_the_name(typed, found) -> None:
+    Client.objects.create(first_name="Liam", last_name="Kelly")
+    Client.objects.create(first_name="Ann", last_name="Smith")
+    Client.objects.create(first_name="Bo", last_name="Nguyen")
+    Client.objects.create(first_name="Cy", last_name="Phillips")
+    Client.objects.create(first_name="Di", last_name="Kyle")  # shares Kelly's skeleton: ranked after, or not near
+    assert list(client_search(typed)) == []
+    rows, similar = client_matches(typed)
+    assert similar and names([rows[0].client]) == [found]
+
+
+@on_sqlite
+def test_on_sqlite_the_closest_spelling_comes_first_and_a_distant_one_not_at_all() -> None:
+    Client.objects.create(first_name="Di", last_name="Kyle")
+    Client.objects.create(first_name="Liam", last_name="Kelly")
+    Client.objects.create(first_name="Cy", last_name="Kelleher")
+    Client.objects.create(first_name="Bo", last_name="Cole")  # skeleton "kl" too, but not near "kelyl"
+    rows, _ = client_matches("kelyl")
+    assert names(row.client for row in rows) == ["Liam Kelly", "Di Kyle"]
+
+
+@on_sqlite
+def test_on_sqlite_the_typo_fallback_reads_by_index_in_two_queries() -> None:
+    Client.objects.create(first_name="Liam", last_name="Kelly")
+    with CaptureQueriesContext(connection) as queries:
+        rows, _ = client_matches("Liam Kelyl")
+    # The match search, the skeleton candidates, the chosen clients, their next appointments.
+    assert len(selects(queries.captured_queries)) == 4 and names(row.client for row in rows) == ["Liam Kelly"]
+    candidates = next(sql for sql in selects(queries.captured_queries) if "\"search_key_last\" IN" in sql)
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {candidates}")
+        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+    assert "USING INDEX practice_client_search_key_last" in plan and "SCAN" not in plan, plan
+
+
+@on_sqlite
+def test_on_sqlite_the_clients_page_offers_similar_names(client, front_desk) -> None:
+    Client.objects.create(first_name="Ann", last_name="Smith")
+    Client.objects.create(first_name="Bo", last_name="Brown")
+    client.force_login(front_desk)
+    html = client.post(reverse("client-list"), {"q": "smiht"}).content.decode()
+    assert "Similar names" in html and "Smith" in html and "Brown" not in html

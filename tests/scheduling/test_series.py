@@ -13,13 +13,17 @@ from scheduling.models import Appointment, AppointmentSeries, Status
 from scheduling.services import (
     SeriesRule,
     appointment_book,
+    appointment_move,
+    appointment_undo,
     series_book,
     series_cancel_following,
     series_move_following,
     series_plan,
+    undo_offer_series_cancel,
+    undo_offer_series_move,
 )
 from telehealth.models import MeetingState
-from tests.conftest import sydney
+from tests.conftest import make_user, sydney
 from tests.zoom_fixtures import zoom_meetings
 
 MONDAY = date(2030, 3, 4)
@@ -463,3 +467,194 @@ def test_a_move_of_this_and_following_that_clashes_everywhere_moves_nothing_and_
     html = response.content.decode()
     assert response.status_code == 200 and "Nothing was moved: Mon 04 Mar 10:00 (Alice Allen already has" in html
     assert [local(a.starts_at).time() for a in Appointment.objects.filter(series=first.series)] == [TEN] * 4
+
+
+# Undo of this and following --------------------------------------------------------------------------------------
+
+def _move_following_an_hour_later(actor, appointment, practitioner):
+    start = appointment.starts_at + timedelta(hours=1)
+    return series_move_following(actor=actor, appointment=appointment, starts_at=start,
+                                 ends_at=start + timedelta(minutes=30), practitioner=practitioner,
+                                 location=appointment.location)
+
+
+def _times(series_member):
+    return [local(a.starts_at).time() for a in Appointment.objects.filter(series=series_member.series)
+            .order_by("starts_at")]
+
+
+def test_undo_moves_every_appointment_of_the_series_move_back_once(four_weeks, front_desk, practitioner_a):
+    outcome = _move_following_an_hour_later(front_desk, four_weeks[1], practitioner_a)
+    offer = undo_offer_series_move(actor=front_desk, outcome=outcome)
+    assert offer.text == "Undo moves all 3 back."
+    assert _times(four_weeks[0]) == [TEN, time(11), time(11), time(11)]
+
+    undone = appointment_undo(actor=front_desk, token=offer.token)
+    assert undone.message == "Undone: the 3 appointments are back where they were."
+    assert undone.appointment.pk == four_weeks[1].pk and len(undone.series_moved) == 3
+    assert _times(four_weeks[0]) == [TEN] * 4
+    with pytest.raises(ApplicationError) as caught:  # the undo itself changed them: once only
+        appointment_undo(actor=front_desk, token=offer.token)
+    assert caught.value.code == "undo_changed"
+
+
+def test_undo_of_a_series_move_a_week_later_moves_back_without_clashing_with_itself(four_weeks, front_desk,
+                                                                                   practitioner_a):
+    first = four_weeks[0]
+    outcome = series_move_following(actor=front_desk, appointment=first, starts_at=sydney(2030, 3, 11, 10),
+                                    ends_at=sydney(2030, 3, 11, 10, 30), practitioner=practitioner_a,
+                                    location=first.location)
+    appointment_undo(actor=front_desk, token=undo_offer_series_move(actor=front_desk, outcome=outcome).token)
+    days = [local(a.starts_at).date() for a in Appointment.objects.filter(series=first.series).order_by("starts_at")]
+    assert days == [MONDAY + timedelta(weeks=week) for week in range(4)]
+
+
+def test_undo_of_a_series_move_is_refused_whole_when_one_appointment_changed_since(four_weeks, front_desk,
+                                                                                   practitioner_a):
+    outcome = _move_following_an_hour_later(front_desk, four_weeks[1], practitioner_a)
+    offer = undo_offer_series_move(actor=front_desk, outcome=outcome)
+    third = Appointment.objects.get(pk=four_weeks[2].pk)
+    appointment_move(actor=front_desk, appointment=third, starts_at=sydney(2030, 3, 18, 14),
+                     ends_at=sydney(2030, 3, 18, 14, 30), practitioner=practitioner_a, location=third.location)
+    with pytest.raises(ApplicationError) as caught:
+        appointment_undo(actor=front_desk, token=offer.token)
+    assert caught.value.code == "undo_changed"
+    assert caught.value.message == ("Nothing was undone: 1 appointment of the 3 changed since (Mon 18 Mar 14:00), "
+                                    "and Undo would overwrite that. Open the appointments to change them.")
+    assert _times(four_weeks[0]) == [TEN, time(11), time(14), time(11)]  # nothing went back
+
+
+def test_undo_of_a_series_move_is_all_or_nothing_when_one_cannot_go_back(four_weeks, front_desk, practitioner_a,
+                                                                         book):
+    outcome = _move_following_an_hour_later(front_desk, four_weeks[1], practitioner_a)
+    offer = undo_offer_series_move(actor=front_desk, outcome=outcome)
+    book(practitioner_a, sydney(2030, 3, 25, 10))  # the fourth's old time, taken since
+    with pytest.raises(ApplicationError) as caught:
+        appointment_undo(actor=front_desk, token=offer.token)
+    assert caught.value.message.startswith("Nothing was undone: the appointment of Mon 25 Mar 11:00 cannot go back: "
+                                           "Alice Allen already has an appointment")
+    assert _times(four_weeks[0]) == [TEN, time(11), time(11), time(11)]  # the two that could go back did not
+
+
+def test_undo_of_a_series_move_or_cancel_is_for_the_person_who_made_it(four_weeks, front_desk, practitioner_a):
+    outcome = _move_following_an_hour_later(front_desk, four_weeks[1], practitioner_a)
+    with pytest.raises(ApplicationError) as caught:
+        appointment_undo(actor=make_user("desk2", "Front desk"),
+                         token=undo_offer_series_move(actor=front_desk, outcome=outcome).token)
+    assert caught.value.code == "undo_not_yours"
+
+
+def test_undo_of_a_series_cancel_reinstates_each_with_the_status_it_had(four_weeks, front_desk):
+    Appointment.objects.filter(pk=four_weeks[2].pk).update(status=Status.ARRIVED)
+    outcome = series_cancel_following(actor=front_desk, appointment=four_weeks[1])
+    offer = undo_offer_series_cancel(actor=front_desk, outcome=outcome)
+    assert offer.text == "Undo reinstates all 3."
+    undone = appointment_undo(actor=front_desk, token=offer.token)
+    assert undone.message == "Undone: the 3 appointments are booked again."
+    statuses = [a.status for a in Appointment.objects.filter(series=four_weeks[0].series).order_by("starts_at")]
+    assert statuses == [Status.BOOKED, Status.BOOKED, Status.ARRIVED, Status.BOOKED]
+
+
+def test_undo_of_a_series_cancel_is_refused_whole_when_a_time_was_booked_since(four_weeks, front_desk, book,
+                                                                               practitioner_a):
+    outcome = series_cancel_following(actor=front_desk, appointment=four_weeks[1])
+    offer = undo_offer_series_cancel(actor=front_desk, outcome=outcome)
+    book(practitioner_a, sydney(2030, 3, 18, 10))  # the third's time, free since the cancel
+    with pytest.raises(ApplicationError, match="Nothing was undone: the appointment of Mon 18 Mar 10:00 cannot be "
+                                               "reinstated"):
+        appointment_undo(actor=front_desk, token=offer.token)
+    assert Appointment.objects.filter(series=four_weeks[0].series, status=Status.CANCELLED).count() == 3
+
+
+def test_undo_of_a_telehealth_series_move_re_creates_each_meeting_again(
+        telehealth_series, zoom, front_desk, practitioner_a, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = _move_following_an_hour_later(front_desk, telehealth_series[0], practitioner_a)
+    offer = undo_offer_series_move(actor=front_desk, outcome=outcome)
+    assert offer.text == ("Undo moves all 3 back; each of the 3 telehealth appointments gets another new Zoom "
+                          "meeting and the current links stop working.")
+    moved_ids = {a.zoom_meeting.zoom_id for a in Appointment.objects.filter(series=telehealth_series[0].series)}
+    with django_capture_on_commit_callbacks(execute=True):
+        undone = appointment_undo(actor=front_desk, token=offer.token)
+    assert {r.telehealth for r in undone.series_moved} == {"recreated"}  # the view says R7 again
+    appointments = Appointment.objects.filter(series=telehealth_series[0].series).select_related("zoom_meeting")
+    assert [local(a.starts_at).time() for a in appointments] == [TEN] * 3
+    new_ids = {a.zoom_meeting.zoom_id for a in appointments}
+    assert len(new_ids) == 3 and not new_ids & moved_ids and set(zoom_meetings(zoom)) == new_ids
+
+
+def test_undo_of_a_telehealth_series_move_to_a_colleague_makes_each_telehealth_again(
+        telehealth_series, zoom, front_desk, practitioner_b, telehealth_location, django_capture_on_commit_callbacks):
+    first = telehealth_series[0]
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = series_move_following(actor=front_desk, appointment=first, starts_at=first.starts_at,
+                                        ends_at=first.ends_at, practitioner=practitioner_b, location=first.location)
+    offer = undo_offer_series_move(actor=front_desk, outcome=outcome)
+    assert "the 3 appointments that lost telehealth become telehealth again" in offer.text
+    with django_capture_on_commit_callbacks(execute=True):
+        undone = appointment_undo(actor=front_desk, token=offer.token)
+    assert undone.telehealth_restored and undone.warnings == []
+    assert "Telehealth is back for 3 appointments" in undone.message
+    appointments = Appointment.objects.filter(series=first.series).select_related("zoom_meeting")
+    assert {(a.practitioner.user.username, a.is_telehealth, a.location_id, a.zoom_meeting.state)
+            for a in appointments} == {(first.practitioner.user.username, True, telehealth_location.pk,
+                                        MeetingState.ACTIVE)}
+    assert len(zoom_meetings(zoom)) == 3
+
+
+def test_undo_of_a_telehealth_series_cancel_creates_a_new_meeting_for_each(
+        telehealth_series, zoom, front_desk, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = series_cancel_following(actor=front_desk, appointment=telehealth_series[1])
+    offer = undo_offer_series_cancel(actor=front_desk, outcome=outcome)
+    assert offer.text == ("Undo reinstates both and creates a new Zoom meeting for each of the 2 telehealth "
+                          "appointments (the cancellation deleted the old ones).")
+    with django_capture_on_commit_callbacks(execute=True):
+        undone = appointment_undo(actor=front_desk, token=offer.token)
+    assert "Telehealth is back for 2 appointments" in undone.message
+    assert len(zoom_meetings(zoom)) == 3
+    assert {a.zoom_meeting.state for a in Appointment.objects.filter(series=telehealth_series[0].series)
+            .select_related("zoom_meeting")} == {MeetingState.ACTIVE}
+
+
+def _undo_token_from(html: str) -> str:
+    return html.split('name="token" value="', 1)[1].split('"', 1)[0]
+
+
+def test_the_move_form_offers_undo_of_this_and_following(client, front_desk, four_weeks, practitioner_a):
+    client.force_login(front_desk)
+    second = four_weeks[1]
+    response = client.post(reverse("appointment-move", args=[second.pk]), {
+        "practitioner": practitioner_a.pk, "location": second.location_id, "date": "2030-03-11",
+        "start_time": "11:00", "duration": "30", "scope": "following"}, follow=True)
+    html = response.content.decode()
+    assert "Moved 3 appointments of the series: this one and the following. Undo moves all 3 back." in html
+    response = client.post(reverse("appointment-undo"), {"token": _undo_token_from(html)}, follow=True)
+    assert "Undone: the 3 appointments are back where they were." in response.content.decode()
+    assert _times(second) == [TEN] * 4
+
+
+def test_the_cancel_form_offers_undo_of_this_and_following(client, front_desk, four_weeks):
+    client.force_login(front_desk)
+    response = client.post(reverse("appointment-cancel", args=[four_weeks[1].pk]),
+                           {"reason": "", "scope": "following"}, follow=True)
+    html = response.content.decode()
+    assert "Undo reinstates all 3." in html
+    response = client.post(reverse("appointment-undo"), {"token": _undo_token_from(html)}, follow=True)
+    assert "Undone: the 3 appointments are booked again." in response.content.decode()
+    assert not Appointment.objects.filter(status=Status.CANCELLED).exists()
+
+
+def test_the_undo_view_says_which_appointment_changed_and_that_nothing_was_undone(client, front_desk, four_weeks,
+                                                                                  practitioner_a):
+    client.force_login(front_desk)
+    response = client.post(reverse("appointment-cancel", args=[four_weeks[1].pk]),
+                           {"reason": "", "scope": "following"}, follow=True)
+    token = _undo_token_from(response.content.decode())
+    appointment_book(actor=front_desk, client=four_weeks[0].client, practitioner=practitioner_a,
+                     location=four_weeks[0].location, appointment_type=four_weeks[0].appointment_type,
+                     starts_at=sydney(2030, 3, 25, 10))
+    response = client.post(reverse("appointment-undo"), {"token": token}, follow=True)
+    assert "Nothing was undone: the appointment of Mon 25 Mar 10:00 cannot be reinstated" in \
+        response.content.decode()
+    assert Appointment.objects.filter(status=Status.CANCELLED).count() == 3
