@@ -578,11 +578,13 @@ class ZoomEmulator:
             if path == "/__emulator/state":
                 return Response.json(200, self._snapshot())
             if path in ("/__emulator", "/__emulator/"):
-                return self._dev_page()
+                return self._dev_page(parse_qs(query).get("played", [""])[0])
         if method == "POST" and (match := _SIMULATE_PATH_RE.fullmatch(path)):
             result = self.simulate(int(match.group(1)), match.group(2))
             if "application/x-www-form-urlencoded" in headers.get("content-type", ""):  # the dev page's buttons
-                return self._dev_page(f"{result['event']} played for meeting {_spaced(result['meeting_id'])}.")
+                # Back to the page (a reload must not play the event again), which says what was played.
+                played = f"{result['event']} played for meeting {_spaced(result['meeting_id'])}."
+                return Response(303, b"", {"Location": f"/__emulator/?played={quote(played)}"})
             return Response.json(200, result)
         return Response.page(404, "Not found (Zoom emulator)", f"{method} {path}")
 

@@ -17,6 +17,7 @@ from telehealth import services as telehealth
 @pytest.fixture(scope="session")
 def zoom_server():
     server = start_in_thread()
+    server.webhook_url = server.webhook_secret = ""  # never from the environment: a test opts in to webhooks
     yield server
     server.stop()
 
