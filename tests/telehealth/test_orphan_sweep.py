@@ -100,6 +100,9 @@ def test_it_deletes_only_meetings_with_our_reference_and_no_live_row_on_every_pa
     assert HOST in items[0].reason
     assert attention_count() == len(attention_items())
     client.force_login(front_desk)
+    listed_page = client.get(reverse("needs-attention")).content.decode()
+    assert "Zoom orphan sweep deleted 2 meetings" in listed_page
+    assert reverse("attention-sweep", args=[sweep.pk]) in listed_page  # its Dismiss button
     response = client.post(reverse("attention-sweep", args=[sweep.pk]))
     assert response.status_code == 302
     assert not any("orphan sweep" in item.title for item in attention_items())
