@@ -797,6 +797,8 @@ class ZoomEmulator:
             elif action == "deleted":
                 self._delete(meeting)
             else:  # moved: an hour later, as a host dragging it in the Zoom calendar would
+                if "start_time" not in meeting:
+                    raise ZoomError(400, 300, f"Meeting {meeting['id']} has no start time to move.")
                 later = datetime.fromisoformat(meeting["start_time"].replace("Z", "+00:00")) + timedelta(hours=1)
                 updated = copy.deepcopy(meeting)
                 updated["start_time"] = _iso(later)

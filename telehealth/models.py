@@ -75,6 +75,7 @@ class ZoomConnection(models.Model):
     # deleted, or why it was skipped (e.g. no scope to list the host's meetings).
     orphan_sweep_at = models.DateTimeField(null=True, blank=True)
     orphan_sweep_note = models.CharField(max_length=300, blank=True)
+    orphan_sweep_skipped = models.BooleanField(default=False)  # the last sweep could not check this Zoom user
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -931,7 +931,8 @@ def orphan_sweep() -> OrphanSweep:
     Never touches a meeting without the app's reference, nor one whose reference this database never made (e.g.
     a staging copy sharing the Zoom account). A meeting whose row is still live (being created, possibly
     unconfirmed and about to be adopted; active; or being deleted by its own retries) is left alone. Hosts whose
-    app lacks the list scope are skipped, and Options → Zoom says so. Runs on a worker, never in a web request.
+    app lacks the list scope, or whose connection is failing, are skipped, and Options → Zoom says so. Runs on a
+    worker, never in a web request.
     """
     deleted: list[dict] = []
     problems: list[dict] = []
@@ -939,6 +940,10 @@ def orphan_sweep() -> OrphanSweep:
     swept: set[tuple[str, str]] = set()
     for connection in ZoomConnection.objects.select_related("practitioner").order_by("pk"):
         host = connection.zoom_user
+        if connection.status == ConnectionStatus.FAILING:
+            # Already listed under Needs attention as failing; the sweep runs again once it is fixed.
+            _sweep_note(connection, "Nightly orphan sweep skipped: the connection is failing.")
+            continue
         try:
             credentials = connection_credentials(connection)
         except ZoomError as exc:
@@ -983,7 +988,7 @@ def orphan_sweep() -> OrphanSweep:
                              summary=f"Zoom meeting {listed_meeting.id} deleted by the nightly orphan sweep: the app "
                                      "no longer had it")
         _sweep_note(connection, f"Nightly orphan sweep: {here} meeting{'s' if here != 1 else ''} deleted "
-                                f"({len(listed)} upcoming checked).")
+                                f"({len(listed)} upcoming checked).", skipped=False)
     sweep = OrphanSweep.objects.create(deleted=deleted, problems=problems, skipped_hosts=skipped)
     audit_record(actor=None, action="zoom.orphan_sweep", obj=sweep,
                  summary=f"Zoom orphan sweep: {len(deleted)} deleted, {len(problems)} problems, {len(skipped)} "
@@ -993,9 +998,9 @@ def orphan_sweep() -> OrphanSweep:
     return sweep
 
 
-def _sweep_note(connection: ZoomConnection, note: str) -> None:
+def _sweep_note(connection: ZoomConnection, note: str, *, skipped: bool = True) -> None:
     ZoomConnection.objects.filter(pk=connection.pk).update(orphan_sweep_at=timezone.now(),
-                                                           orphan_sweep_note=note[:300])
+                                                           orphan_sweep_note=note[:300], orphan_sweep_skipped=skipped)
 
 
 @transaction.atomic

@@ -13,7 +13,7 @@ from django.utils import timezone
 from attention.selectors import attention_count, attention_items
 from practice.models import AuditEvent
 from telehealth import services
-from telehealth.models import MeetingState, OrphanSweep, ZoomMeeting
+from telehealth.models import MeetingState, OrphanSweep, ZoomConnection, ZoomMeeting
 from telehealth.tasks import zoom_orphan_sweep
 from tests.telehealth.test_zoom_client import API, TOKEN_URL, add_token
 
@@ -93,7 +93,7 @@ def test_it_deletes_only_meetings_with_our_reference_and_no_live_row_on_every_pa
     assert audit.changes["deleted"] == [81000000001, 81000000002]
     assert AuditEvent.objects.filter(action="zoom.orphan_deleted").count() == 2
     connection.refresh_from_db()
-    assert "2 meetings deleted" in connection.orphan_sweep_note
+    assert "2 meetings deleted" in connection.orphan_sweep_note and not connection.orphan_sweep_skipped
 
     items = [item for item in attention_items() if "orphan sweep" in item.title]
     assert [item.title for item in items] == ["Zoom orphan sweep deleted 2 meetings"]
@@ -131,6 +131,7 @@ def test_without_the_list_scope_it_skips_the_host_and_options_zoom_says_so(
     client.force_login(admin_user)
     page_text = client.get(reverse("zoom-connections")).content.decode()
     assert "Nightly orphan sweep skipped" in page_text and "meeting:read:list_meetings:admin" in page_text
+    assert ZoomConnection.objects.get(pk=connection.pk).orphan_sweep_skipped is True
 
 
 def test_a_delete_zoom_refuses_is_reported_in_needs_attention(zoom_http, connection, practitioner_a):
@@ -145,3 +146,16 @@ def test_a_delete_zoom_refuses_is_reported_in_needs_attention(zoom_http, connect
     items = [item for item in attention_items() if "orphan sweep" in item.title]
     assert [item.title for item in items] == ["Zoom orphan sweep could not finish"]
     assert "Cannot delete this meeting." in items[0].reason
+
+
+def test_a_failing_connection_is_skipped_not_reported_again(zoom_http, connection, practitioner_a):
+    from telehealth.models import ConnectionStatus
+
+    ZoomConnection.objects.filter(pk=connection.pk).update(status=ConnectionStatus.FAILING)
+    row(practitioner_a, ref=ORPHAN_REF, state=MeetingState.DELETED, zoom_id=81000000001)
+
+    assert zoom_orphan_sweep() == 0  # no Zoom call at all (responses would refuse one)
+
+    connection.refresh_from_db()
+    assert "the connection is failing" in connection.orphan_sweep_note
+    assert not any("orphan sweep" in item.title for item in attention_items())
