@@ -1322,10 +1322,10 @@ def meeting_restore(*, actor: User, meeting: ZoomMeeting) -> ZoomMeeting:
         raise ApplicationError("The practitioner has no Zoom connection.", code="no_zoom")
     request = MeetingRequest(topic=meeting.topic, start_time=meeting.starts_at, duration=meeting.duration,
                              timezone=meeting.timezone, password=meeting.passcode, agenda=meeting.agenda)
-    if not daily_budget_take(connection.zoom_user):
+    if not daily_budget_take(meeting.host_user):  # a PATCH counts against the meeting's host, like a create
         until = next_utc_midnight(timezone.now())
-        ZoomConnection.objects.filter(zoom_user__iexact=connection.zoom_user).update(daily_limit_until=until)
-        raise ApplicationError(f"Zoom's daily limit for {connection.zoom_user} is used up, so the meeting cannot be "
+        ZoomConnection.objects.filter(zoom_user__iexact=meeting.host_user).update(daily_limit_until=until)
+        raise ApplicationError(f"Zoom's daily limit for {meeting.host_user} is used up, so the meeting cannot be "
                                f"restored before {practice_time(until)} (practice time; 00:00 UTC). Press Restore "
                                "again then.", code="daily_limit")
     restored_from = meeting.zoom_change_texts
