@@ -59,6 +59,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
+    "DEFAULT_DAILY_LIMIT",
     "DEFAULT_MEETING_SETTINGS",
     "DEFAULT_SCOPES",
     "DEMO_ACCOUNT_ID",
