@@ -6,8 +6,12 @@ INSTALLED := $(VENV)/.installed
 
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 # `make run` talks to the local Zoom emulator (devtools/zoom_emulator.py), never to Zoom.
+# The emulator signs its webhooks with the demo app's secret token (seed_demo stores the same one, see
+# devtools/zoom_emulator.py DEMO_WEBHOOK_SECRET) and sends them to the app: the waiting room shows in the diary.
 RUN_ENV := DJANGO_DEBUG=true ZOOM_API_BASE_URL=http://127.0.0.1:8100/v2 \
-	ZOOM_OAUTH_TOKEN_URL=http://127.0.0.1:8100/oauth/token
+	ZOOM_OAUTH_TOKEN_URL=http://127.0.0.1:8100/oauth/token \
+	ZOOM_EMULATOR_WEBHOOK_URL=http://127.0.0.1:8000/webhooks/zoom/ \
+	ZOOM_EMULATOR_WEBHOOK_SECRET=demo-webhook-secret
 
 .PHONY: run test install lint bench clean
 

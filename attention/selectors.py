@@ -15,7 +15,8 @@ from reminders import selectors as reminder_selectors
 from reminders.models import Message, MessageStatus, ScheduledReminder
 from scheduling.models import Appointment
 from telehealth import selectors as telehealth_selectors
-from telehealth.models import MeetingState, ZoomConnection, ZoomMeeting
+from telehealth.models import MeetingState, OrphanSweep, ZoomConnection, ZoomDailyUsage, ZoomMeeting
+from telehealth.services import next_utc_midnight
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ def _sources() -> list[QuerySet]:
         telehealth_selectors.meetings_needing_attention(),
         telehealth_selectors.connections_failing(),
         telehealth_selectors.connections_on_daily_hold(),
+        telehealth_selectors.daily_usage_warnings(),
+        telehealth_selectors.orphan_sweeps_to_report(),
         reminder_selectors.messages_needing_attention(),
         reminder_selectors.scheduled_reminders_needing_attention(),
     ]
@@ -139,11 +142,45 @@ def _connection_items(connections: list[ZoomConnection]) -> list[Item]:
 def _daily_hold_items(connections: list[ZoomConnection]) -> list[Item]:
     return [
         Item("zoom", f"Zoom's daily limit reached: {connection.practitioner}",
-             f"Zoom allows 100 meetings created or changed per user per day. New meetings for "
-             f"{connection.practitioner} wait until {_local(connection.daily_limit_until)}, then are made "
-             f"automatically.", connection.updated_at)
+             f"Zoom's daily limit for {connection.zoom_user} is used up (100 meetings created or changed per "
+             f"user per UTC day). New meetings for {connection.practitioner} wait until "
+             f"{_local(connection.daily_limit_until)} (00:00 UTC), then are made automatically.",
+             connection.updated_at)
         for connection in connections
     ]
+
+
+def _daily_warning_items(usages: list[ZoomDailyUsage]) -> list[Item]:
+    """A Zoom user nearing the 100 of the UTC day: the rest of today's bookings and moves may wait till tomorrow."""
+    whose = {connection.zoom_user.lower(): connection.practitioner for connection in
+             ZoomConnection.objects.filter(zoom_user__in=[u.host_user for u in usages]).select_related("practitioner")
+             } if usages else {}
+    items = []
+    for usage in usages:
+        name = whose.get(usage.host_user)
+        items.append(Item(
+            "zoom", f"Zoom's daily limit nearly used: {name or usage.host_user}",
+            f"{usage.count} of the 100 meeting creates and changes Zoom allows {usage.host_user} per UTC day are "
+            f"used. Past 100, new meetings wait until {_local(next_utc_midnight())} "
+            "(00:00 UTC).", timezone.now()))
+    return items
+
+
+def _orphan_sweep_items(sweeps: list[OrphanSweep]) -> list[Item]:
+    items = []
+    for sweep in sweeps:
+        count = len(sweep.deleted)
+        parts = []
+        if count:
+            hosts = sorted({entry["host"] for entry in sweep.deleted})
+            parts.append(f"Deleted {count} Zoom meeting{'s' if count != 1 else ''} the app had made but no longer "
+                         f"has an appointment for ({', '.join(hosts)}).")
+        parts += [f"{problem['host']}: {problem['problem']}" for problem in sweep.problems]
+        title = (f"Zoom orphan sweep deleted {count} meeting{'s' if count != 1 else ''}" if count
+                 else "Zoom orphan sweep could not finish")
+        items.append(Item("zoom", title, " ".join(parts), sweep.ran_at,
+                          actions=[Action("Dismiss", reverse("attention-sweep", args=[sweep.pk]))]))
+    return items
 
 
 def _message_items(messages: list[Message]) -> list[Item]:
@@ -192,10 +229,12 @@ def _reminder_items(reminders: list[ScheduledReminder]) -> list[Item]:
 
 
 def attention_items() -> list[Item]:
-    meetings, connections, holds, messages, reminders = _sources()
+    meetings, connections, holds, usage_warnings, sweeps, messages, reminders = _sources()
     items = [
         *_connection_items(list(connections.select_related("practitioner"))),
         *_daily_hold_items(list(holds.select_related("practitioner"))),
+        *_daily_warning_items(list(usage_warnings)),
+        *_orphan_sweep_items(list(sweeps)),
         *_meeting_items(list(meetings.select_related("practitioner__zoom_connection"))),
         *_message_items(list(messages.select_related("client", "appointment__practitioner"))),
         *_reminder_items(list(reminders.select_related("appointment__client", "appointment__practitioner"))),

@@ -15,7 +15,7 @@ from reminders.models import Message, ScheduledReminder
 from scheduling import services as scheduling_services
 from scheduling.models import Appointment
 from telehealth import services as telehealth_services
-from telehealth.models import ZoomMeeting
+from telehealth.models import OrphanSweep, ZoomMeeting
 
 desk_or_admin = role_required(roles.can_manage_all_appointments)
 
@@ -88,3 +88,12 @@ def message_action(request: AuthedRequest, pk: int, action: str) -> HttpResponse
 @desk_or_admin
 def reminder_action(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
     return _act(request, ScheduledReminder, pk, REMINDER_ACTIONS, action)
+
+
+@require_POST
+@desk_or_admin
+def orphan_sweep_dismiss(request: AuthedRequest, pk: int) -> HttpResponse:
+    sweep = get_object_or_404(OrphanSweep, pk=pk)
+    telehealth_services.orphan_sweep_dismiss(actor=request.user, sweep=sweep)
+    messages.success(request, "Dismissed.")
+    return redirect(reverse("needs-attention"))

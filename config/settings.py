@@ -9,6 +9,7 @@ development secret key or DEBUG is in use, which is what keeps the defaults out 
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -195,6 +196,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # The database is the schedule: sweeps find due rows; nothing is queued with a countdown or ETA.
     "zoom-reconcile": {"task": "telehealth.tasks.zoom_reconcile", "schedule": 60.0},
     "reminders-sweep": {"task": "reminders.tasks.reminders_sweep", "schedule": 300.0},
+    # Nightly: 16:30 UTC is 02:30 or 03:30 in Sydney, when nobody is booking.
+    "zoom-orphan-sweep": {"task": "telehealth.tasks.zoom_orphan_sweep", "schedule": crontab(minute=30, hour=16)},
 }
 
 # Zoom (telehealth). Both URLs can point at a stand-in: the local emulator for `make run`, a test double.

@@ -19,7 +19,14 @@ What it emulates (see ../shared/ZOOM.md for the contract and ../shared/zoom/ for
 - slow answers (``delay_next``): the request is applied, then the answer waits, as a Zoom timeout looks;
 - the pages behind ``join_url`` (``/j/<id>``) and ``start_url`` (``/s/<id>``, valid for 2 hours);
 - a regenerated client secret (``rotate_client_secret``): the old one is refused from then on;
-- account-level setting locks, and injected failures (``fail_next``) for the app's error handling.
+- account-level setting locks, and injected failures (``fail_next``) for the app's error handling;
+- webhooks (issue 12): with ``webhook_url`` and ``webhook_secret`` set (``--webhook-url``/``--webhook-secret``, or
+  the ZOOM_EMULATOR_WEBHOOK_URL / ZOOM_EMULATOR_WEBHOOK_SECRET environment variables) every create, update and
+  delete it performs is POSTed to the app as Zoom would, signed (``x-zm-signature`` v0 HMAC-SHA256 over
+  ``v0:{x-zm-request-timestamp}:{body}``), in order, from a background thread. ``simulate(meeting_id, action)``,
+  the page at ``/__emulator/`` and ``python manage.py zoom_simulate`` play what happens in Zoom's own app: a
+  client waiting in the waiting room, admitted, leaving; the host starting or ending the meeting; the meeting
+  deleted or moved in Zoom. Without a webhook secret nothing is sent and everything else works as before.
 
 Development and test tooling only: standard library, no Django. Run it with
 ``python -m devtools.zoom_emulator --host 127.0.0.1 --port 8100`` or, in tests, ``start_in_thread()``.
@@ -30,12 +37,19 @@ from __future__ import annotations
 import argparse
 import base64
 import copy
+import hashlib
+import hmac
 import html
 import json
+import os
+import queue
 import re
 import secrets
 import sys
 import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -45,6 +59,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
+    "DEFAULT_DAILY_LIMIT",
     "DEFAULT_MEETING_SETTINGS",
     "DEFAULT_SCOPES",
     "DEMO_ACCOUNT_ID",
@@ -52,6 +67,8 @@ __all__ = [
     "DEMO_CLIENT_SECRET",
     "DEMO_TIMEZONE",
     "DEMO_USERS",
+    "DEMO_WEBHOOK_SECRET",
+    "SIMULATIONS",
     "EmulatorState",
     "ZoomEmulator",
     "main",
@@ -62,6 +79,22 @@ DEMO_ACCOUNT_ID = "demo-account"
 DEMO_CLIENT_ID = "demo-client"
 DEMO_CLIENT_SECRET = "demo-secret"  # noqa: S105 - the emulator's public demo credential, not a real secret
 DEMO_TIMEZONE = "Australia/Sydney"
+# The demo Zoom app's webhook "Secret Token": seed_demo stores it on the practice's app and `make run` gives it to
+# the emulator, so the emulator's signed events verify in the app.
+DEMO_WEBHOOK_SECRET = "demo-webhook-secret"  # noqa: S105 - public demo value, like DEMO_CLIENT_SECRET
+WEBHOOK_URL_ENV = "ZOOM_EMULATOR_WEBHOOK_URL"
+WEBHOOK_SECRET_ENV = "ZOOM_EMULATOR_WEBHOOK_SECRET"  # noqa: S105 - the variable's name, not a secret
+WEBHOOK_TIMEOUT_SECONDS = 5.0
+# What ``simulate`` can play, as it happens in Zoom's own app -> the event it sends.
+SIMULATIONS: dict[str, str] = {
+    "waiting": "meeting.participant_joined_waiting_room",
+    "admitted": "meeting.participant_admitted",
+    "left": "meeting.participant_left",
+    "started": "meeting.started",
+    "ended": "meeting.ended",
+    "deleted": "meeting.deleted",
+    "moved": "meeting.updated",
+}
 DEMO_USERS: tuple[dict[str, Any], ...] = (
     {"id": "u-amelia", "email": "amelia@example.com", "first_name": "Amelia", "last_name": "Nguyen", "type": 2},
     {"id": "u-ben", "email": "ben@example.com", "first_name": "Ben", "last_name": "Okafor", "type": 1},
@@ -154,6 +187,7 @@ _MEETING_PATH_RE = re.compile(r"/v2/meetings/([^/]+)")
 _USER_PATH_RE = re.compile(r"/v2/users/([^/]+)")
 _USER_MEETINGS_PATH_RE = re.compile(r"/v2/users/([^/]+)/meetings")
 _PAGE_PATH_RE = re.compile(r"/([js])/(\d+)")
+_SIMULATE_PATH_RE = re.compile(r"/__emulator/meetings/(\d+)/simulate/([a-z]+)")
 _SCOPE_ALTERNATIVES = {  # operation -> accepted scopes (classic name first, then the granular ones)
     "user:read": ("user:read:admin", "user:read:user:admin"),
     "meeting:create": ("meeting:write:admin", "meeting:write:meeting:admin"),
@@ -286,6 +320,9 @@ class EmulatorState:
     list_pages: dict[str, list[int]] = field(default_factory=dict)  # next_page_token -> meeting ids still to list
     user_pages: dict[str, list[str]] = field(default_factory=dict)  # next_page_token -> user ids still to list
     client_secret: str = DEMO_CLIENT_SECRET  # the app's current secret (rotate_client_secret changes it)
+    # Webhook deliveries: {"event", "meeting_id", "status" (HTTP status, or None), "error"}; the last 200.
+    webhook_log: list[dict[str, Any]] = field(default_factory=list)
+    waiting_participant: dict[int, str] = field(default_factory=dict)  # meeting id -> simulated participant uuid
 
     def find_user(self, id_or_email: str) -> dict[str, Any] | None:
         if id_or_email in self.users:
@@ -344,6 +381,11 @@ class ZoomEmulator:
         self.max_live_tokens: int | None = None  # e.g. 1: a new token invalidates the older ones (old Zoom S2S)
         self.clock: Callable[[], datetime] = _utcnow  # must return aware datetimes
         self.delay_release = threading.Event()  # set it to end every pending delay at once (tests' teardown)
+        # Where to send signed webhooks, and the secret token to sign them with; either unset: none are sent.
+        self.webhook_url: str = os.environ.get(WEBHOOK_URL_ENV, "")
+        self.webhook_secret: str = os.environ.get(WEBHOOK_SECRET_ENV, "")
+        self._outbox: queue.Queue[tuple[str, int, bytes]] = queue.Queue()
+        self._sender: threading.Thread | None = None
         self._server = _Server((host, port), _Handler)
         self._server.emulator = self
         self._thread: threading.Thread | None = None
@@ -536,6 +578,15 @@ class ZoomEmulator:
                 return Response.page(200, "Zoom emulator", f"Token URL {self.token_url}, API base {self.api_base_url}")
             if path == "/__emulator/state":
                 return Response.json(200, self._snapshot())
+            if path in ("/__emulator", "/__emulator/"):
+                return self._dev_page(parse_qs(query).get("played", [""])[0])
+        if method == "POST" and (match := _SIMULATE_PATH_RE.fullmatch(path)):
+            result = self.simulate(int(match.group(1)), match.group(2))
+            if "application/x-www-form-urlencoded" in headers.get("content-type", ""):  # the dev page's buttons
+                # Back to the page (a reload must not play the event again), which says what was played.
+                played = f"{result['event']} played for meeting {_spaced(result['meeting_id'])}."
+                return Response(303, b"", {"Location": f"/__emulator/?played={quote(played)}"})
+            return Response.json(200, result)
         return Response.page(404, "Not found (Zoom emulator)", f"{method} {path}")
 
     # --- OAuth ------------------------------------------------------------------------------------------------
@@ -625,12 +676,166 @@ class ZoomEmulator:
                 return Response.json(200, self._meeting_json(meeting))
             if method == "PATCH":
                 return self._update_meeting(meeting, payload, json_ok, entry)
-            del self.state.meetings[meeting["id"]]
-            self.state.deleted_meetings[meeting["id"]] = meeting
-            self.state.start_tokens = {zak: issued for zak, issued in self.state.start_tokens.items()
-                                       if issued[0] != meeting["id"]}
+            self._delete(meeting)
             return Response.empty(204)
         raise ZoomError(404, 404, f"The Zoom emulator does not implement {method} {path}.")
+
+    def _delete(self, meeting: dict[str, Any]) -> None:
+        del self.state.meetings[meeting["id"]]
+        self.state.deleted_meetings[meeting["id"]] = meeting
+        self.state.start_tokens = {zak: issued for zak, issued in self.state.start_tokens.items()
+                                   if issued[0] != meeting["id"]}
+        self.state.waiting_participant.pop(meeting["id"], None)
+        self._emit("meeting.deleted", meeting, self._event_object(meeting))
+
+    # --- webhooks (issue 12) ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _event_object(meeting: dict[str, Any]) -> dict[str, Any]:
+        """A meeting as Zoom's meeting.created/deleted events carry it (no start_url, no passcode)."""
+        return {name: meeting[name] for name in ("id", "uuid", "host_id", "topic", "type", "start_time", "duration",
+                                                 "timezone", "join_url") if name in meeting}
+
+    @staticmethod
+    def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """What an update changed, as meeting.updated sends it: the new values and the old ones, settings nested."""
+        changed: dict[str, Any] = {}
+        old: dict[str, Any] = {}
+        for name in ("topic", "type", "agenda", "duration", "password", "timezone", "start_time"):
+            if before.get(name) != after.get(name):
+                changed[name], old[name] = after.get(name), before.get(name)
+        settings = {name: value for name, value in after["settings"].items()
+                    if before["settings"].get(name) != value}
+        if settings:
+            changed["settings"] = settings
+            old["settings"] = {name: before["settings"].get(name) for name in settings}
+        return changed, old
+
+    def _emit(self, event: str, meeting: dict[str, Any], obj: dict[str, Any], *,
+              old_object: dict[str, Any] | None = None) -> None:
+        """Queue one signed delivery to the app (called under the lock; sent in order by the sender thread)."""
+        if not (self.webhook_url and self.webhook_secret):
+            return
+        payload: dict[str, Any] = {"account_id": DEMO_ACCOUNT_ID, "operator": meeting.get("host_email", ""),
+                                   "object": obj}
+        if old_object is not None:
+            payload["old_object"] = old_object
+        now = self.clock()
+        body = json.dumps({"event": event, "event_ts": int(now.timestamp() * 1000), "payload": payload}).encode()
+        self._outbox.put((event, int(meeting["id"]), body))
+        if self._sender is None or not self._sender.is_alive():
+            self._sender = threading.Thread(target=self._send_webhooks, name="zoom-emulator-webhooks", daemon=True)
+            self._sender.start()
+
+    def _send_webhooks(self) -> None:
+        while True:
+            event, meeting_id, body = self._outbox.get()
+            try:
+                status, error = self._deliver(body), ""
+            except (OSError, urllib.error.URLError) as exc:  # the app is not up (yet): logged, not retried
+                status, error = None, f"{type(exc).__name__}: {exc}"
+            finally:
+                self._outbox.task_done()
+            with self.lock:
+                self.state.webhook_log = [*self.state.webhook_log[-199:], {
+                    "event": event, "meeting_id": meeting_id, "status": status, "error": error}]
+            if self.verbose or error:
+                sys.stderr.write(f"zoom-emulator: webhook {event} for {meeting_id} -> {status or error}\n")
+
+    def _deliver(self, body: bytes) -> int:
+        timestamp = str(int(self.clock().timestamp()))
+        digest = hmac.new(self.webhook_secret.encode(), b"v0:" + timestamp.encode() + b":" + body,
+                          hashlib.sha256).hexdigest()
+        if not self.webhook_url.startswith(("http://", "https://")):
+            raise OSError(f"The webhook URL must be http(s): {self.webhook_url!r}")
+        request = urllib.request.Request(self.webhook_url, data=body, method="POST", headers={  # noqa: S310
+            "Content-Type": "application/json", "User-Agent": "Zoom Marketplace/1.0a (emulator)",
+            "x-zm-request-timestamp": timestamp, "x-zm-signature": f"v0={digest}"})
+        try:
+            with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as answer:  # noqa: S310
+                return int(answer.status)
+        except urllib.error.HTTPError as refused:
+            return int(refused.code)
+
+    def flush_webhooks(self, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Wait until every queued webhook was delivered (or failed); returns the delivery log."""
+        deadline = time.monotonic() + timeout
+        while self._outbox.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with self.lock:
+            return [dict(entry) for entry in self.state.webhook_log]
+
+    def simulate(self, meeting_id: int, action: str) -> dict[str, Any]:
+        """Play in Zoom's own app what ``action`` (a key of SIMULATIONS) says, and send its webhook.
+
+        Raises ZoomError (404) for an unknown meeting and (400) for an unknown action.
+        """
+        if action not in SIMULATIONS:
+            raise ZoomError(400, 300, f"Unknown simulation {action!r}: use one of {', '.join(SIMULATIONS)}.")
+        with self.lock:
+            meeting = self._meeting(str(meeting_id))
+            event = SIMULATIONS[action]
+            now = _iso(self.clock())
+            ids = {"id": str(meeting["id"]), "uuid": meeting["uuid"], "host_id": meeting["host_id"],
+                   "topic": meeting["topic"], "type": meeting["type"]}
+            if action in ("waiting", "admitted", "left"):
+                if action == "waiting":
+                    self.state.waiting_participant[meeting["id"]] = secrets.token_hex(8)
+                participant_uuid = self.state.waiting_participant.get(meeting["id"]) or secrets.token_hex(8)
+                if action != "waiting":
+                    self.state.waiting_participant.pop(meeting["id"], None)
+                if action == "admitted":
+                    meeting["status"] = "started"
+                self._emit(event, meeting, {**ids, "participant": {
+                    "user_name": "Demo Client", "id": "", "participant_uuid": participant_uuid,
+                    "date_time" if action == "waiting" else ("join_time" if action == "admitted" else "leave_time"):
+                        now}})
+            elif action in ("started", "ended"):
+                meeting["status"] = "started" if action == "started" else "waiting"
+                self._emit(event, meeting, {**ids, "start_time": meeting.get("start_time", now),
+                                            "duration": meeting["duration"], "timezone": meeting["timezone"],
+                                            **({"end_time": now} if action == "ended" else {})})
+            elif action == "deleted":
+                self._delete(meeting)
+            else:  # moved: an hour later, as a host dragging it in the Zoom calendar would
+                if "start_time" not in meeting:
+                    raise ZoomError(400, 300, f"Meeting {meeting['id']} has no start time to move.")
+                later = datetime.fromisoformat(meeting["start_time"].replace("Z", "+00:00")) + timedelta(hours=1)
+                updated = copy.deepcopy(meeting)
+                updated["start_time"] = _iso(later)
+                changed, before = self._changes(meeting, updated)
+                meeting.update(updated)
+                self._emit(event, meeting, {"id": meeting["id"], "uuid": meeting["uuid"], **changed},
+                           old_object={"id": meeting["id"], "uuid": meeting["uuid"], **before})
+            return {"meeting_id": meeting["id"], "action": action, "event": event,
+                    "sent": bool(self.webhook_url and self.webhook_secret)}
+
+    def _dev_page(self, notice: str = "") -> Response:
+        """/__emulator/: the meetings, with buttons that play what happens in Zoom (sent as webhooks)."""
+        rows = []
+        for meeting in sorted(self.state.meetings.values(), key=lambda m: (m.get("start_time", ""), m["id"])):
+            buttons = "".join(
+                f'<form method="post" action="/__emulator/meetings/{meeting["id"]}/simulate/{action}">'
+                f'<button type="submit">{html.escape(action.title())}</button></form>'
+                for action in SIMULATIONS)
+            waiting = " (client waiting)" if meeting["id"] in self.state.waiting_participant else ""
+            rows.append(f"<tr><td>{_spaced(meeting['id'])}</td><td>{html.escape(meeting['host_email'])}</td>"
+                        f"<td>{html.escape(meeting.get('start_time', ''))}</td>"
+                        f"<td>{html.escape(meeting['status'])}{waiting}</td><td class=\"acts\">{buttons}</td></tr>")
+        target = (f"Webhooks go to {html.escape(self.webhook_url)}, signed with the secret token."
+                  if self.webhook_url and self.webhook_secret
+                  else "No webhook URL or secret token is set: nothing is sent to the app.")
+        text = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Zoom emulator</title>'
+            "<style>body{font:15px system-ui,sans-serif;margin:1.5rem}td,th{padding:.3rem .6rem;text-align:left}"
+            ".acts form{display:inline}button{margin:.1rem;padding:.35rem .6rem}</style></head><body>"
+            f"<h1>Zoom emulator</h1><p>{target}</p>"
+            + (f'<p role="status"><strong>{html.escape(notice)}</strong></p>' if notice else "")
+            + "<table><thead><tr><th>Meeting</th><th>Host</th><th>Starts (UTC)</th><th>Status</th>"
+            "<th>Play in Zoom</th></tr></thead><tbody>"
+            + ("".join(rows) or '<tr><td colspan="5">No meetings yet: book a telehealth appointment.</td></tr>')
+            + "</tbody></table></body></html>")
+        return Response(200, text.encode(), {"Content-Type": "text/html; charset=utf-8"})
 
     def _list_meetings(self, user_ref: str, params: dict[str, list[str]]) -> Response:
         """GET /users/{userId}/meetings: the host's meetings, oldest start first, paged with next_page_token."""
@@ -772,6 +977,7 @@ class ZoomEmulator:
         meeting["settings"].update(fields.get("settings", {}))
         self._finish(meeting)
         self.state.meetings[meeting["id"]] = meeting
+        self._emit("meeting.created", meeting, self._event_object(meeting))
         return Response.json(201, self._meeting_json(meeting))
 
     def _update_meeting(self, meeting: dict[str, Any], payload: Any, json_ok: bool,
@@ -789,8 +995,13 @@ class ZoomEmulator:
         if updated["type"] == 3:
             updated.pop("start_time", None)
         self._finish(updated)
+        changed, before = self._changes(meeting, updated)
         meeting.clear()
         meeting.update(updated)
+        if changed:
+            self._emit("meeting.updated", meeting, {"id": meeting["id"], "uuid": meeting["uuid"],
+                                                    "host_id": meeting["host_id"], **changed},
+                       old_object={"id": meeting["id"], "uuid": meeting["uuid"], **before})
         return Response.empty(204)
 
     def _finish(self, meeting: dict[str, Any]) -> None:
@@ -967,6 +1178,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--daily-limit", type=int, default=DEFAULT_DAILY_LIMIT,
                         help="meeting create+update calls per host user per UTC day (default 100)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument("--webhook-url", default=os.environ.get(WEBHOOK_URL_ENV, ""),
+                        help=f"POST signed Zoom webhooks here (default ${WEBHOOK_URL_ENV}; unset: none are sent)")
+    parser.add_argument("--webhook-secret", default=os.environ.get(WEBHOOK_SECRET_ENV, ""),
+                        help=f"the app's webhook secret token to sign them with (default ${WEBHOOK_SECRET_ENV})")
     args = parser.parse_args(argv)
     try:
         emulator = ZoomEmulator(args.host, args.port, verbose=args.verbose)
@@ -974,9 +1189,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Zoom emulator: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1
     emulator.daily_limit = args.daily_limit
+    emulator.webhook_url, emulator.webhook_secret = args.webhook_url, args.webhook_secret
     print(f"Zoom emulator at {emulator.base_url}: ZOOM_OAUTH_TOKEN_URL={emulator.token_url} "
           f"ZOOM_API_BASE_URL={emulator.api_base_url} (account {DEMO_ACCOUNT_ID}, client {DEMO_CLIENT_ID}, "
           f"secret {DEMO_CLIENT_SECRET}; Ctrl-C stops)", flush=True)
+    if emulator.webhook_url and emulator.webhook_secret:
+        print(f"Zoom emulator: signed webhooks go to {emulator.webhook_url}; play a client joining the waiting "
+              f"room at {emulator.base_url}/__emulator/", flush=True)
     try:
         emulator.serve_forever()
     except KeyboardInterrupt:

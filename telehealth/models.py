@@ -71,6 +71,11 @@ class ZoomConnection(models.Model):
     last_test_problem = models.CharField(max_length=300, blank=True)
     # Zoom's 100 creates+updates per host per UTC day were used up: no create for this Zoom user before then.
     daily_limit_until = models.DateTimeField(null=True, blank=True)
+    # The nightly orphan sweep's last word on this connection (issue 12), shown on Options → Zoom: what it
+    # deleted, or why it was skipped (e.g. no scope to list the host's meetings).
+    orphan_sweep_at = models.DateTimeField(null=True, blank=True)
+    orphan_sweep_note = models.CharField(max_length=300, blank=True)
+    orphan_sweep_skipped = models.BooleanField(default=False)  # the last sweep could not check this Zoom user
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -232,3 +237,43 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"Zoom {self.event} at {self.event_ts}"
+
+
+class ZoomDailyUsage(models.Model):
+    """How many meeting creates and updates the app sent for one Zoom user (host) on one UTC day (issue 12).
+
+    Zoom allows 100 per host per UTC day; the app counts its own before each call (``telehealth.services``
+    increments with a conditional UPDATE, so concurrent workers never under-count) and holds the 101st instead of
+    letting Zoom refuse it. ``host_user`` is the connection's Zoom user, lower-cased.
+    """
+
+    host_user = models.CharField(max_length=200)
+    day = models.DateField()  # UTC
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["host_user", "day"], name="zoom_daily_usage_once_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.host_user} on {self.day}: {self.count}"
+
+
+class OrphanSweep(models.Model):
+    """One run of the nightly orphan sweep (issue 12): meetings in Zoom carrying the app's reference that the app
+    no longer has a live meeting for, and what became of them. Listed under Needs attention when it deleted or
+    failed to delete something, until dismissed."""
+
+    ran_at = models.DateTimeField(auto_now_add=True)
+    deleted = models.JSONField(default=list)  # [{"host": Zoom user, "zoom_id": int, "start_time": iso}]
+    # What could not be done: [{"host": Zoom user, "zoom_id": int or None, "problem": text}]
+    problems = models.JSONField(default=list)
+    skipped_hosts = models.JSONField(default=list)  # Zoom users without the list scope
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+
+    class Meta:
+        ordering = ["-ran_at"]
+
+    def __str__(self) -> str:
+        return f"Zoom orphan sweep at {self.ran_at:%Y-%m-%d %H:%M}"

@@ -1,21 +1,54 @@
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, timedelta
 
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
 from django.http import Http404
 from django.utils import timezone
 
 from practice.models import Practitioner
-from telehealth.models import ConnectionStatus, MeetingState, PracticeZoomApp, ZoomConnection, ZoomMeeting
+from telehealth.models import (
+    ConnectionStatus,
+    MeetingState,
+    OrphanSweep,
+    PracticeZoomApp,
+    ZoomConnection,
+    ZoomDailyUsage,
+    ZoomMeeting,
+)
+from telehealth.services import DAILY_LIMIT, DAILY_WARN_AT
 
 # A create or delete still pending after this long is no longer "in progress": a person should know.
 ATTENTION_AFTER = timedelta(minutes=15)
 PENDING = (MeetingState.PENDING_CREATE, MeetingState.PENDING_DELETE)
 
 
-def practitioners_with_connections() -> list[tuple[Practitioner, ZoomConnection | None]]:
+@dataclass(frozen=True)
+class DailyUsage:
+    """Today's (UTC) meeting creates and updates the app sent for one Zoom user, out of Zoom's 100."""
+
+    count: int
+    limit: int = DAILY_LIMIT
+
+    @property
+    def warn(self) -> bool:
+        return self.count >= DAILY_WARN_AT
+
+
+def practitioners_with_connections() -> list[tuple[Practitioner, ZoomConnection | None, DailyUsage | None]]:
+    """Each active practitioner, their connection and its Zoom user's creates and updates today (3 queries)."""
     practitioners = list(Practitioner.objects.filter(is_active=True).order_by("display_name"))
     connections = {c.practitioner_id: c for c in ZoomConnection.objects.filter(practitioner__in=practitioners)}
-    return [(practitioner, connections.get(practitioner.pk)) for practitioner in practitioners]
+    usage = daily_usage_today()
+    return [(practitioner, connection, DailyUsage(usage.get(connection.zoom_user.lower(), 0)) if connection else None)
+            for practitioner in practitioners
+            for connection in [connections.get(practitioner.pk)]]
+
+
+def daily_usage_today() -> dict[str, int]:
+    """Zoom user (lower-cased) → the meeting creates and updates the app sent for it today (UTC)."""
+    today = timezone.now().astimezone(UTC).date()
+    return dict(ZoomDailyUsage.objects.filter(day=today).values_list("host_user", "count"))
 
 
 def practice_app_get() -> PracticeZoomApp | None:
@@ -87,3 +120,19 @@ def connections_on_daily_hold() -> QuerySet[ZoomConnection]:
     """Connections whose Zoom user used up Zoom's daily create/update limit; ``daily_limit_until`` is the reset."""
     return (ZoomConnection.objects.filter(daily_limit_until__gt=timezone.now())
             .select_related("practitioner").order_by("daily_limit_until", "pk"))
+
+
+def daily_usage_warnings() -> QuerySet[ZoomDailyUsage]:
+    """Zoom users that used DAILY_WARN_AT or more of today's (UTC) creates and updates, not already held (a held
+    user is listed by ``connections_on_daily_hold``), most used first."""
+    today = timezone.now().astimezone(UTC).date()
+    held = (ZoomConnection.objects.filter(daily_limit_until__gt=timezone.now())
+            .annotate(host=Lower("zoom_user")).values("host"))
+    return (ZoomDailyUsage.objects.filter(day=today, count__gte=DAILY_WARN_AT).exclude(host_user__in=held)
+            .order_by("-count", "pk"))
+
+
+def orphan_sweeps_to_report() -> QuerySet[OrphanSweep]:
+    """Orphan sweeps that deleted meetings or met problems, not dismissed yet, oldest first."""
+    return (OrphanSweep.objects.filter(dismissed_at__isnull=True).exclude(deleted=[], problems=[])
+            .order_by("ran_at", "pk"))

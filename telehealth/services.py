@@ -9,16 +9,17 @@ it until it is done. What cannot heal by itself is flagged ``needs_person`` and 
 
 import logging
 import random
+import re
 import secrets
 import time as time_module
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from practice.audit import SECRET_CHANGED, audit_record, field_changes
@@ -30,9 +31,11 @@ from telehealth.models import (
     FailureKind,
     LiveState,
     MeetingState,
+    OrphanSweep,
     PracticeZoomApp,
     WebhookEvent,
     ZoomConnection,
+    ZoomDailyUsage,
     ZoomMeeting,
 )
 from telehealth.zoom import (
@@ -393,7 +396,9 @@ def _note_missing_list_scope(connection: ZoomConnection) -> None:
 
 # Daily limit (Zoom: 100 creates + updates per host user per UTC day) -----------------------------------------
 
-def _next_utc_midnight(now: datetime) -> datetime:
+def next_utc_midnight(now: datetime | None = None) -> datetime:
+    """When Zoom's day, and the app's daily count of creates and updates, starts again."""
+    now = now or timezone.now()
     tomorrow = now.astimezone(UTC).date() + timedelta(days=1)
     return datetime.combine(tomorrow, time(0), tzinfo=UTC)
 
@@ -404,24 +409,52 @@ def practice_time(moment: datetime) -> str:
     return f"{local:%H:%M %a %d %b}"
 
 
-def _daily_limit_message(until: datetime) -> str:
-    return (f"Zoom's daily limit of 100 meeting creates and updates for this Zoom user is used up. It resets at "
-            f"00:00 UTC ({practice_time(until)} practice time); the meeting will be created then.")
+DAILY_LIMIT = 100  # Zoom's meeting creates + updates per host user per UTC day
+DAILY_WARN_AT = 80  # from here Options → Zoom and Needs attention warn that the day's budget is running out
 
 
-def _hold_host(meeting: ZoomMeeting, exc: ZoomRateLimited) -> datetime:
+def _daily_limit_message(host: str, until: datetime) -> str:
+    return (f"Zoom's daily limit for {host} is used up; the meeting will be created after {practice_time(until)} "
+            f"(practice time; Zoom's day starts at 00:00 UTC).")
+
+
+def _utc_today() -> date:
+    return timezone.now().astimezone(UTC).date()
+
+
+def daily_budget_take(host_user: str) -> bool:
+    """Count one meeting create or update for this Zoom user today (UTC), unless today's 100 are used up.
+
+    Called just before the request goes to Zoom. The day's row is made once (get_or_create copes with two
+    workers making it together); the count then goes up in one conditional UPDATE (``count < 100``), so
+    concurrent workers neither under-count nor pass the limit between a read and a write.
+    """
+    row, _created = ZoomDailyUsage.objects.get_or_create(host_user=host_user.strip().lower(), day=_utc_today())
+    return bool(ZoomDailyUsage.objects.filter(pk=row.pk, count__lt=DAILY_LIMIT).update(count=F("count") + 1))
+
+
+def _daily_budget_used_up(host_user: str) -> None:
+    """Zoom itself refused for the daily limit (e.g. calls made outside the app): today's count says so too."""
+    row, _created = ZoomDailyUsage.objects.get_or_create(host_user=host_user.strip().lower(), day=_utc_today())
+    ZoomDailyUsage.objects.filter(pk=row.pk, count__lt=DAILY_LIMIT).update(count=DAILY_LIMIT)
+
+
+def _hold_host(meeting: ZoomMeeting, *, retry_after: float | None = None, refused_by_zoom: bool) -> datetime:
     """No create for this Zoom user before the reset: on its connections, and on its other pending meetings."""
     now = timezone.now()
-    until = _next_utc_midnight(now)
-    if exc.retry_after is not None:
-        until = max(until, now + timedelta(seconds=exc.retry_after))
+    until = next_utc_midnight(now)
+    if retry_after is not None:
+        until = max(until, now + timedelta(seconds=retry_after))
     ZoomConnection.objects.filter(zoom_user__iexact=meeting.host_user).update(daily_limit_until=until)
     ZoomMeeting.objects.filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=until),
         host_user__iexact=meeting.host_user, state=MeetingState.PENDING_CREATE, starts_at__gt=until,
-    ).exclude(pk=meeting.pk).update(next_attempt_at=until + _jitter(), last_error=_daily_limit_message(until)[:300])
+    ).exclude(pk=meeting.pk).update(next_attempt_at=until + _jitter(),
+                                    last_error=_daily_limit_message(meeting.host_user, until)[:300])
+    who = "Zoom refused" if refused_by_zoom else f"the app counted {DAILY_LIMIT} creates and updates"
     audit_record(actor=None, action="zoom.daily_limit_reached", obj=meeting,
-                 summary=f"Zoom daily limit for {meeting.host_user}: no creates until {until:%Y-%m-%d %H:%M} UTC")
+                 summary=f"Zoom daily limit for {meeting.host_user} ({who}): no creates until "
+                         f"{until:%Y-%m-%d %H:%M} UTC")
     return until
 
 
@@ -631,6 +664,10 @@ def _create(meeting: ZoomMeeting, connection: ZoomConnection) -> None:
                             password=meeting.passcode, adopted=True)
             return
         ZoomMeeting.objects.filter(pk=meeting.pk).update(maybe_created=False, create_sent_at=None)
+    if not daily_budget_take(meeting.host_user):
+        # The 101st of the UTC day: held here, before Zoom refuses it, and made after 00:00 UTC.
+        _daily_limit_hold(meeting, _hold_host(meeting, refused_by_zoom=False))
+        return
     request = MeetingRequest(topic=meeting.topic, start_time=meeting.starts_at, duration=meeting.duration,
                              timezone=meeting.timezone, password=meeting.passcode, agenda=meeting.agenda)
 
@@ -662,12 +699,13 @@ def _daily_limit_hold(meeting: ZoomMeeting, until: datetime) -> None:
             f"{practice_time(until)} (00:00 UTC), after this appointment starts, so no meeting can be made in "
             "time. Use another Zoom user or a phone call.", permanent=True), None)
         return
-    _retry_later(meeting, _daily_limit_message(until), at=until + _jitter())
+    _retry_later(meeting, _daily_limit_message(meeting.host_user, until), at=until + _jitter())
 
 
 def _create_failed(meeting: ZoomMeeting, exc: ZoomError, connection: ZoomConnection | None) -> None:
     if isinstance(exc, ZoomRateLimited) and exc.daily_limit:
-        _daily_limit_hold(meeting, _hold_host(meeting, exc))
+        _daily_budget_used_up(meeting.host_user)
+        _daily_limit_hold(meeting, _hold_host(meeting, retry_after=exc.retry_after, refused_by_zoom=True))
         audit_record(actor=None, action="zoom.meeting_create_retrying", obj=meeting, summary=exc.message)
         return
     if not exc.permanent:
@@ -836,7 +874,7 @@ def meeting_retry_now(*, actor: User, meeting: ZoomMeeting) -> ZoomMeeting:
         connection = ZoomConnection.objects.filter(practitioner=meeting.practitioner).first()
         hold = connection.daily_limit_until if connection else None
         if hold is not None and hold > timezone.now():
-            raise ApplicationError(_daily_limit_message(hold), code="daily_limit")
+            raise ApplicationError(_daily_limit_message(meeting.host_user, hold), code="daily_limit")
     ZoomMeeting.objects.filter(pk=meeting.pk).update(next_attempt_at=timezone.now(), attention_resolved_at=None,
                                                      attention_resolved_by=None)
     audit_record(actor=actor, action="zoom.meeting_retry_now", obj=meeting,
@@ -868,6 +906,113 @@ def meeting_mark_resolved(*, actor: User, meeting: ZoomMeeting) -> ZoomMeeting:
                          f"{meeting.last_error})"[:255])
     meeting.refresh_from_db()
     return meeting
+
+
+# Orphan sweep (issue 12) --------------------------------------------------------------------------------------
+#
+# Every meeting the app makes carries "ref:<create_ref>" in its agenda (ZoomMeeting.agenda; 16 random hex digits,
+# no client data). Nightly, each host's upcoming meetings are listed and those carrying a reference this database
+# made, with no live meeting row, are deleted: what a lost delete or a person's "Mark resolved" left behind.
+
+AGENDA_REF = re.compile(r"\bref:([0-9a-f]{16})\b")
+LIVE_STATES = (MeetingState.PENDING_CREATE, MeetingState.ACTIVE, MeetingState.PENDING_DELETE)
+NO_LIST_SCOPE_SWEEP = ("Nightly orphan sweep skipped: the Zoom app lacks the scope to list this user's meetings "
+                       "(meeting:read:admin or meeting:read:list_meetings:admin).")
+
+
+def _still_ours(zoom_id: int, create_ref: str) -> bool:
+    """A live row has this meeting, or its reference (a create being made or adopted): not an orphan."""
+    return ZoomMeeting.objects.filter(Q(zoom_id=zoom_id) | Q(create_ref=create_ref), state__in=LIVE_STATES).exists()
+
+
+def orphan_sweep() -> OrphanSweep:
+    """Delete the orphans in every host's Zoom account; one OrphanSweep row and one audit event say what happened.
+
+    Never touches a meeting without the app's reference, nor one whose reference this database never made (e.g.
+    a staging copy sharing the Zoom account). A meeting whose row is still live (being created, possibly
+    unconfirmed and about to be adopted; active; or being deleted by its own retries) is left alone. Hosts whose
+    app lacks the list scope, or whose connection is failing, are skipped, and Options → Zoom says so. Runs on a
+    worker, never in a web request.
+    """
+    deleted: list[dict] = []
+    problems: list[dict] = []
+    skipped: list[str] = []
+    swept: set[tuple[str, str]] = set()
+    for connection in ZoomConnection.objects.select_related("practitioner").order_by("pk"):
+        host = connection.zoom_user
+        if connection.status == ConnectionStatus.FAILING:
+            # Already listed under Needs attention as failing; the sweep runs again once it is fixed.
+            _sweep_note(connection, "Nightly orphan sweep skipped: the connection is failing.")
+            continue
+        try:
+            credentials = connection_credentials(connection)
+        except ZoomError as exc:
+            problems.append({"host": host, "zoom_id": None, "problem": exc.message})
+            _sweep_note(connection, f"Nightly orphan sweep could not run: {exc.message}")
+            continue
+        if (credentials.cache_key(), host.lower()) in swept:
+            continue  # two connections naming the same Zoom user of the same app: one list is enough
+        swept.add((credentials.cache_key(), host.lower()))
+        client = ZoomClient(credentials)
+        try:
+            if missing_scopes(client.granted_scopes(), recommended=True):
+                raise ZoomScopeError("no list scope")
+            listed = client.list_upcoming_meetings(host)
+        except ZoomScopeError:
+            skipped.append(host)
+            _note_missing_list_scope(connection)
+            _sweep_note(connection, NO_LIST_SCOPE_SWEEP)
+            continue
+        except ZoomError as exc:
+            problems.append({"host": host, "zoom_id": None, "problem": f"Could not list the meetings: {exc.message}"})
+            _sweep_note(connection, f"Nightly orphan sweep could not list the meetings: {exc.message}")
+            continue
+        refs = {m.id: found.group(1) for m in listed if (found := AGENDA_REF.search(m.agenda))}
+        ours = set(ZoomMeeting.objects.filter(create_ref__in=set(refs.values())).values_list("create_ref", flat=True))
+        here = 0
+        for listed_meeting in listed:
+            ref = refs.get(listed_meeting.id)
+            if ref is None or ref not in ours or _still_ours(listed_meeting.id, ref):
+                continue
+            try:
+                client.delete_meeting(listed_meeting.id)
+            except ZoomError as exc:
+                problems.append({"host": host, "zoom_id": listed_meeting.id,
+                                 "problem": f"Could not delete meeting {listed_meeting.id}: {exc.message}"})
+                continue
+            here += 1
+            start = listed_meeting.start_time.isoformat() if listed_meeting.start_time else ""
+            deleted.append({"host": host, "zoom_id": listed_meeting.id, "start_time": start})
+            for row in ZoomMeeting.objects.filter(create_ref=ref):
+                audit_record(actor=None, action="zoom.orphan_deleted", obj=row,
+                             summary=f"Zoom meeting {listed_meeting.id} deleted by the nightly orphan sweep: the app "
+                                     "no longer had it")
+        _sweep_note(connection, f"Nightly orphan sweep: {here} meeting{'s' if here != 1 else ''} deleted "
+                                f"({len(listed)} upcoming checked).", skipped=False)
+    sweep = OrphanSweep.objects.create(deleted=deleted, problems=problems, skipped_hosts=skipped)
+    audit_record(actor=None, action="zoom.orphan_sweep", obj=sweep,
+                 summary=f"Zoom orphan sweep: {len(deleted)} deleted, {len(problems)} problems, {len(skipped)} "
+                         "hosts skipped (no list scope)",
+                 changes={"deleted": [entry["zoom_id"] for entry in deleted], "skipped_hosts": skipped,
+                          "problems": [problem["problem"] for problem in problems]})
+    return sweep
+
+
+def _sweep_note(connection: ZoomConnection, note: str, *, skipped: bool = True) -> None:
+    ZoomConnection.objects.filter(pk=connection.pk).update(orphan_sweep_at=timezone.now(),
+                                                           orphan_sweep_note=note[:300], orphan_sweep_skipped=skipped)
+
+
+@transaction.atomic
+def orphan_sweep_dismiss(*, actor: User, sweep: OrphanSweep) -> OrphanSweep:
+    """A person read the sweep's report: it leaves Needs attention (audited)."""
+    sweep = OrphanSweep.objects.select_for_update().get(pk=sweep.pk)
+    if sweep.dismissed_at is None:
+        OrphanSweep.objects.filter(pk=sweep.pk).update(dismissed_at=timezone.now(), dismissed_by=actor)
+        audit_record(actor=actor, action="zoom.orphan_sweep_dismissed", obj=sweep,
+                     summary="Zoom orphan sweep report dismissed")
+        sweep.refresh_from_db()
+    return sweep
 
 
 # Webhooks (issue 12) ------------------------------------------------------------------------------------------
@@ -1177,6 +1322,12 @@ def meeting_restore(*, actor: User, meeting: ZoomMeeting) -> ZoomMeeting:
         raise ApplicationError("The practitioner has no Zoom connection.", code="no_zoom")
     request = MeetingRequest(topic=meeting.topic, start_time=meeting.starts_at, duration=meeting.duration,
                              timezone=meeting.timezone, password=meeting.passcode, agenda=meeting.agenda)
+    if not daily_budget_take(meeting.host_user):  # a PATCH counts against the meeting's host, like a create
+        until = next_utc_midnight(timezone.now())
+        ZoomConnection.objects.filter(zoom_user__iexact=meeting.host_user).update(daily_limit_until=until)
+        raise ApplicationError(f"Zoom's daily limit for {meeting.host_user} is used up, so the meeting cannot be "
+                               f"restored before {practice_time(until)} (practice time; 00:00 UTC). Press Restore "
+                               "again then.", code="daily_limit")
     restored_from = meeting.zoom_change_texts
     sent_ms = int(time_module.time() * 1000)
     try:

@@ -23,3 +23,9 @@ def meeting_sync_task(meeting_pk: int) -> None:
 def webhook_apply_task(event_pk: int) -> None:
     """Queued on commit when a Zoom webhook was recorded: applies it once (the event row is claimed first)."""
     services.webhook_event_apply(event_pk=event_pk)
+
+
+@shared_task(ignore_result=True)
+def zoom_orphan_sweep() -> int:
+    """Beat, nightly: delete meetings in Zoom that carry the app's reference but that the app no longer has."""
+    return len(services.orphan_sweep().deleted)

@@ -42,6 +42,8 @@ def _url(world, name: str) -> str:
         return reverse(name, args=[world["users"][DESK].pk])
     if name == "options-appointment-type-edit":
         return reverse(name, args=[world["own"].appointment_type_id])
+    if name == "attention-sweep":
+        return reverse(name, args=[0])  # no such sweep: the role check comes first, then 404
     if name.startswith("attention-"):
         return reverse(name, args=[0, "resolve"])  # no such row: the role check comes first, then 404
     return reverse(name)
@@ -93,6 +95,7 @@ TABLE = [
     ("attention-meeting", "post", {}, {ANON: 302, DESK: 404, PRAC: 403, ADMIN: 404}),
     ("attention-message", "post", {}, {ANON: 302, DESK: 404, PRAC: 403, ADMIN: 404}),
     ("attention-reminder", "post", {}, {ANON: 302, DESK: 404, PRAC: 403, ADMIN: 404}),
+    ("attention-sweep", "post", {}, {ANON: 302, DESK: 404, PRAC: 403, ADMIN: 404}),
     ("credits", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
     ("reminder-templates", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
     ("reminder-template-preview", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),

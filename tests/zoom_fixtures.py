@@ -5,6 +5,7 @@ import pytest
 from django.core.cache import cache
 
 from devtools.zoom_emulator import (
+    DEFAULT_DAILY_LIMIT,
     DEFAULT_SCOPES,
     DEMO_ACCOUNT_ID,
     DEMO_CLIENT_ID,
@@ -17,6 +18,7 @@ from telehealth import services as telehealth
 @pytest.fixture(scope="session")
 def zoom_server():
     server = start_in_thread()
+    server.webhook_url = server.webhook_secret = ""  # never from the environment: a test opts in to webhooks
     yield server
     server.stop()
 
@@ -25,6 +27,7 @@ def zoom_server():
 def zoom(zoom_server, settings):
     zoom_server.reset()
     zoom_server.scopes = DEFAULT_SCOPES  # a test may have withheld some
+    zoom_server.daily_limit = DEFAULT_DAILY_LIMIT  # or used the day up
     cache.clear()  # cached Zoom tokens
     settings.ZOOM_API_BASE_URL = zoom_server.api_base_url
     settings.ZOOM_OAUTH_TOKEN_URL = zoom_server.token_url

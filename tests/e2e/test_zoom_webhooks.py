@@ -106,3 +106,74 @@ def test_a_meeting_deleted_in_zoom_shows_and_recreate_works(page, live_server, f
     assert appointment.zoom_meeting_id != old.pk
     assert appointment.zoom_meeting.state == MeetingState.ACTIVE
     expect(block.locator(".badge.zoom")).to_have_text("Zoom")
+
+
+# The browser's Notification API, replaced before the page's scripts run: permission is granted on request (and
+# remembered, as a browser does) and each notification is recorded (headless Chromium shows none).
+FAKE_NOTIFICATIONS = """
+window.e2eNotes = [];
+class FakeNotification {
+  constructor(title, options) { window.e2eNotes.push({ title: title, body: (options || {}).body }); }
+}
+// A browser remembers the permission per site: so does this stand-in, across reloads.
+FakeNotification.permission = window.localStorage.getItem("e2eNotificationPermission") || "default";
+FakeNotification.requestPermission = function () {
+  FakeNotification.permission = "granted";
+  window.localStorage.setItem("e2eNotificationPermission", "granted");
+  return Promise.resolve("granted");
+};
+window.Notification = FakeNotification;
+"""
+
+
+def test_a_practitioner_who_opted_in_is_notified_when_their_client_waits(page, live_server, practitioner_a,
+                                                                        today_telehealth):
+    appointment = today_telehealth
+    page.add_init_script(FAKE_NOTIFICATIONS)
+    login(page, live_server, practitioner_a.user)
+    page.goto(diary_url(live_server, datetime.now(PRACTICE_ZONE).date()))
+    opt_in = page.get_by_role("button", name="Notify me when my client waits")
+    opt_in.click()
+    expect(page.get_by_role("button", name="Waiting-room notifications on")).to_have_attribute("aria-pressed", "true")
+
+    deliver(live_server, "meeting.participant_joined_waiting_room", appointment.zoom_meeting, participant="p9")
+    page.wait_for_function("() => window.e2eNotes.length === 1", timeout=WITHIN)
+    note = page.evaluate("() => window.e2eNotes[0]")
+    assert note["title"] == "Your telehealth client is waiting"
+    assert "Client waiting since" in note["body"] and "Casey" not in note["body"]  # no client name on screen
+    page.wait_for_timeout(11_000)  # the next poll: the same waiting client does not notify twice
+    assert page.evaluate("() => window.e2eNotes.length") == 1
+
+    page.reload()  # the choice is kept in this browser
+    expect(page.get_by_role("button", name="Waiting-room notifications on")).to_be_visible()
+
+
+def test_the_front_desk_has_no_opt_in_button(page, live_server, front_desk, today_telehealth):
+    login(page, live_server, front_desk)
+    page.goto(diary_url(live_server, datetime.now(PRACTICE_ZONE).date()))
+    expect(page.locator("#zoom-notify")).to_have_count(0)
+
+
+def test_the_emulator_reports_the_waiting_room_and_a_deletion_to_the_open_diary(page, live_server, front_desk,
+                                                                                today_telehealth, zoom):
+    """The `make run` flow: the Zoom emulator itself sends the signed webhooks (devtools/zoom_emulator.py)."""
+    appointment = today_telehealth
+    meeting = appointment.zoom_meeting
+    zoom.webhook_url, zoom.webhook_secret = f"{live_server.url}/webhooks/zoom/", SECRET
+    try:
+        login(page, live_server, front_desk)
+        page.goto(diary_url(live_server, datetime.now(PRACTICE_ZONE).date()))
+        page.evaluate("() => { window.e2eNoReload = true; }")
+        block = page.locator(f'.diary a.appt[href$="/appointments/{appointment.pk}/"]')
+
+        zoom.simulate(meeting.zoom_id, "waiting")
+        expect(block.locator(".badge.waiting")).to_contain_text("Client waiting since", timeout=WITHIN)
+        zoom.simulate(meeting.zoom_id, "admitted")
+        expect(block.locator(".badge.waiting")).to_have_count(0, timeout=WITHIN)
+        zoom.simulate(meeting.zoom_id, "deleted")
+        expect(block.locator(".badge.bad")).to_have_text("Deleted in Zoom", timeout=WITHIN)
+        assert page.evaluate("() => window.e2eNoReload") is True
+        assert {entry["status"] for entry in zoom.flush_webhooks()} == {200}
+    finally:
+        zoom.flush_webhooks()
+        zoom.webhook_url = zoom.webhook_secret = ""

@@ -36,6 +36,17 @@ def test_rotation_re_encrypts_with_the_newest_key(alice_zoom, settings):
     assert Fernet(newest).decrypt(new_raw.encode()).decode() == DEMO_CLIENT_SECRET  # readable with the new key alone
 
 
+def test_rotation_re_encrypts_the_webhook_secret_token_too(alice_zoom, admin_user, settings):
+    from telehealth.services import webhook_secret_set
+
+    webhook_secret_set(actor=admin_user, secret="whsec-rotate-me", connection=alice_zoom)
+    newest = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [newest, *settings.FIELD_ENCRYPTION_KEYS]
+    call_command("rotate_field_encryption")
+    raw = ZoomConnection.objects.get(pk=alice_zoom.pk).webhook_secret_encrypted
+    assert Fernet(newest).decrypt(raw.encode()).decode() == "whsec-rotate-me"
+
+
 def test_the_form_never_shows_the_stored_secret(alice_zoom, client, admin_user, practitioner_a):
     client.force_login(admin_user)
     html = client.get(reverse("zoom-connection", args=[practitioner_a.pk])).content.decode()

@@ -41,6 +41,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         with transaction.atomic():
             created = self._seed()
+            self._demo_webhook_secret()
         self.stdout.write(self.style.SUCCESS("Demo practice ready." if created else "Demo practice already loaded."))
         self.stdout.write(f"Log in at http://127.0.0.1:8000 with one of (password for all: {DEMO_PASSWORD}):")
         for username, _first, _last, role in LOGINS:
@@ -134,6 +135,19 @@ class Command(BaseCommand):
                 zoom_user_name=practitioner.display_name, zoom_user_email=f"{username}@example.com",
                 zoom_user_type=plans[username],
             )
+
+    def _demo_webhook_secret(self) -> None:
+        """The demo app's webhook secret token, which `make run` gives the emulator so its events verify here.
+
+        Also set on a database seeded before the emulator sent webhooks, but only while the practice's app is
+        still the emulator's demo app (a real app entered since keeps whatever token it has).
+        """
+        from devtools.zoom_emulator import DEMO_ACCOUNT_ID, DEMO_WEBHOOK_SECRET
+        from telehealth.crypto import encrypt
+        from telehealth.models import PracticeZoomApp
+
+        PracticeZoomApp.objects.filter(account_id=DEMO_ACCOUNT_ID, webhook_secret_encrypted="").update(
+            webhook_secret_encrypted=encrypt(DEMO_WEBHOOK_SECRET))
 
     def _appointments(self, practice, practitioners, types, clients, rng) -> None:
         today = timezone.localdate(timezone=practice.zone)

@@ -13,9 +13,11 @@ class Command(BaseCommand):
         count = 0
         # Connections using the practice's app keep no secret of their own (empty): nothing to re-encrypt there.
         for model in (ZoomConnection, PracticeZoomApp):
-            for row in model.objects.select_for_update().exclude(client_secret_encrypted="").only(
-                    "pk", "client_secret_encrypted"):
-                row.client_secret_encrypted = crypto.rotate(row.client_secret_encrypted)
-                row.save(update_fields=["client_secret_encrypted"])
-                count += 1
-        self.stdout.write(self.style.SUCCESS(f"Re-encrypted {count} Zoom client secret(s) with the newest key."))
+            # The webhook secret token (issue 12) is encrypted like the client secret, so it rotates with it.
+            for name in ("client_secret_encrypted", "webhook_secret_encrypted"):
+                for row in model.objects.select_for_update().exclude(**{name: ""}).only("pk", name):
+                    setattr(row, name, crypto.rotate(getattr(row, name)))
+                    row.save(update_fields=[name])
+                    count += 1
+        self.stdout.write(self.style.SUCCESS(f"Re-encrypted {count} Zoom secret(s) (client secrets and webhook "
+                                             "secret tokens) with the newest key."))
