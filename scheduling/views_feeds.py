@@ -1,5 +1,6 @@
 """Calendar feeds (issue 11): the public feed, the practitioner's own page and Options → Calendar feeds."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
@@ -36,7 +37,10 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _feed_url(request: HttpRequest, feed) -> str:
-    return request.build_absolute_uri(reverse("calendar-feed", args=[feeds.feed_token(feed)]))
+    """The link with the address calendar apps reach from outside: the public one when the server knows it (as for
+    Twilio's callbacks), else the one this page was opened on."""
+    path = reverse("calendar-feed", args=[feeds.feed_token(feed)])
+    return f"{settings.PUBLIC_BASE_URL}{path}" if settings.PUBLIC_BASE_URL else request.build_absolute_uri(path)
 
 
 FEED_ACTIONS = {

@@ -329,6 +329,14 @@ def test_the_feed_page_manages_only_the_signed_in_practitioners_own_feed(client,
     assert "Turn the calendar feed on first." in response.content.decode()
 
 
+def test_the_page_gives_the_public_address_when_the_server_knows_it(client, settings, feed_on, practitioner_a):
+    settings.PUBLIC_BASE_URL = "https://diary.example.com"
+    client.force_login(practitioner_a.user)
+    html = client.get(reverse("my-calendar-feed")).content.decode()
+    assert f'value="https://diary.example.com{_url(feed_on)}"' in html
+    assert f'href="webcal://diary.example.com{_url(feed_on)}"' in html
+
+
 def test_the_top_bar_links_a_practitioner_to_their_feed(client, practitioner_a, front_desk):
     client.force_login(practitioner_a.user)
     assert "My calendar feed" in client.get(reverse("client-list")).content.decode()
