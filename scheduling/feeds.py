@@ -266,8 +266,8 @@ def calendar_feed_reset(*, actor: User, practitioner: Practitioner) -> CalendarF
     feed.version += 1
     feed.save(update_fields=["version", "updated_at"])
     audit_record(actor=actor, action="calendar_feed.reset", obj=feed,
-                 summary=f"Calendar feed link of {practitioner} reset", changes={"version": [feed.version - 1,
-                                                                                               feed.version]})
+                 summary=f"Calendar feed link of {practitioner} reset",
+                 changes={"version": [feed.version - 1, feed.version]})
     return feed
 
 
