@@ -6,6 +6,7 @@ Celery on a filesystem broker, console email. ``manage.py check --deploy`` fails
 development secret key or DEBUG is in use, which is what keeps the defaults out of production.
 """
 
+import hashlib
 from pathlib import Path
 
 import environ
@@ -221,6 +222,13 @@ PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="").rstrip("/")
 # development only: `check --deploy` refuses it.
 DEV_FIELD_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQtb25seS1rZXktZG8tbm90LXVzZSE="
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[DEV_FIELD_ENCRYPTION_KEY])
+
+# Practitioners' calendar feed links (/feeds/<token>.ics, issue 11) are JWTs signed with HS256 under a key id
+# ("kid"), as "kid1:secret1,kid2:secret2": the first key signs new links, every key listed is accepted, so a new key
+# goes first and the old one stays listed until its links may die. Independent of SECRET_KEY once set; unset, one
+# key derived from SECRET_KEY (development; `check --deploy` warns).
+DEV_CALENDAR_FEED_KEY = "dev:" + hashlib.sha256(f"calendar-feed:{SECRET_KEY}".encode()).hexdigest()
+CALENDAR_FEED_KEYS = env.list("CALENDAR_FEED_KEYS", default=[DEV_CALENDAR_FEED_KEY])
 
 LOGGING = {
     "version": 1,

@@ -17,6 +17,8 @@ SECTIONS = (
     Section("practitioners", "Practitioners", "options-practitioners", "Profiles, colours and working hours."),
     Section("types", "Appointment types", "options-appointment-types", "Names, durations and colours."),
     Section("users", "Users and roles", "options-users", "Who can log in, with which role."),
+    Section("calendar-feeds", "Calendar feeds", "options-calendar-feeds",
+            "Which practitioners publish their diary to a calendar app; turn a feed off."),
     Section("zoom", "Zoom", "zoom-connections", "The practice's Zoom app and each practitioner's Zoom user."),
     Section("reminders", "Reminder settings", "reminder-settings", "Lead time, quiet hours, low-credit warning."),
     Section("templates", "Reminder templates", "reminder-templates", "The usual SMS and email reminders."),

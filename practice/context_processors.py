@@ -12,4 +12,6 @@ def practice(request: HttpRequest) -> dict:
         "practice": practice,
         "role_label": roles.label(request.user),
         "is_practice_admin": roles.is_practice_admin(request.user),
+        # The top bar's "My calendar feed": by role, since the groups are already read (no query per page).
+        "is_practitioner": roles.PRACTITIONER in roles.group_names(request.user),
     }

@@ -55,7 +55,8 @@ class RoleRequiredMiddleware:
     Removing someone's roles (instead of deactivating them) must not leave them reading client details.
     """
 
-    ALLOWED_PREFIXES = ("/accounts/", "/health/", "/webhooks/", "/static/")
+    # /feeds/: a calendar feed link is its own credential (scheduling.feeds), also in a signed-in browser.
+    ALLOWED_PREFIXES = ("/accounts/", "/health/", "/webhooks/", "/feeds/", "/static/")
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response

@@ -152,3 +152,22 @@ class Appointment(models.Model):
     @property
     def is_cancelled(self) -> bool:
         return self.status == Status.CANCELLED
+
+
+class CalendarFeed(models.Model):
+    """A practitioner's calendar subscription link (issue 11): off until they turn it on.
+
+    The link carries a JWT naming the practitioner and ``version`` (scheduling.feeds); raising the version ("reset
+    link", turning the feed off) makes every link signed before it stop working. Written only through
+    scheduling.feeds' services.
+    """
+
+    practitioner = models.OneToOneField(Practitioner, on_delete=models.CASCADE, related_name="calendar_feed")
+    is_enabled = models.BooleanField("on", default=False)
+    version = models.PositiveIntegerField(default=1)
+    show_full_names = models.BooleanField(
+        default=False, help_text="Events name the client in full instead of by initials.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Calendar feed of {self.practitioner}"

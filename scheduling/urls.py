@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from scheduling import views
+from scheduling import views, views_feeds
 
 urlpatterns = [
     path("diary/", views.diary, name="diary"),
@@ -25,4 +25,10 @@ urlpatterns = [
     path("options/appointment-types/new/", views.options_appointment_type_new, name="options-appointment-type-new"),
     path("options/appointment-types/<int:pk>/", views.options_appointment_type_edit,
          name="options-appointment-type-edit"),
+    # Calendar feeds (issue 11): the public .ics (base64url JWT segments), the practitioner's page, Options.
+    re_path(r"^feeds/(?P<token>[A-Za-z0-9_.-]{1,600})\.ics\Z", views_feeds.calendar_feed, name="calendar-feed"),
+    path("calendar-feed/", views_feeds.my_calendar_feed, name="my-calendar-feed"),
+    path("options/calendar-feeds/", views_feeds.options_calendar_feeds, name="options-calendar-feeds"),
+    path("options/calendar-feeds/<int:practitioner_pk>/off/", views_feeds.options_calendar_feed_off,
+         name="options-calendar-feed-off"),
 ]

@@ -44,6 +44,10 @@ def _url(world, name: str) -> str:
         return reverse(name, args=[world["own"].appointment_type_id])
     if name == "attention-sweep":
         return reverse(name, args=[0])  # no such sweep: the role check comes first, then 404
+    if name == "calendar-feed":
+        return reverse(name, args=["not.a.token"])  # public: the token is the credential, a bad one is 404
+    if name == "options-calendar-feed-off":
+        return reverse(name, args=[world["other"].practitioner_id])
     if name.startswith("attention-"):
         return reverse(name, args=[0, "resolve"])  # no such row: the role check comes first, then 404
     return reverse(name)
@@ -147,6 +151,12 @@ TABLE = [
     ("options-user-password", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
     ("options-user-active", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 302}),  # nothing changes
     ("options-audit", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
+    ("calendar-feed", "get", None, {ANON: 404, DESK: 404, PRAC: 404, ADMIN: 404}),
+    ("my-calendar-feed", "get", None, {ANON: 302, DESK: 403, PRAC: 200, ADMIN: 403}),  # admin: no diary of their own
+    ("my-calendar-feed", "post", {}, {ANON: 302, DESK: 403, PRAC: 302, ADMIN: 403}),
+    ("options-calendar-feeds", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
+    ("options-calendar-feed-off", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 302}),
+    ("options-calendar-feed-off", "get", None, {ANON: 302, DESK: 405, PRAC: 405, ADMIN: 405}),
     ("home", "get", None, {ANON: 302, DESK: 302, PRAC: 302, ADMIN: 302}),
     ("health", "get", None, {ANON: 200, DESK: 200, PRAC: 200, ADMIN: 200}),
     ("login", "get", None, {ANON: 200, DESK: 302, PRAC: 302, ADMIN: 302}),

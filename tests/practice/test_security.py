@@ -94,6 +94,7 @@ def test_check_deploy_passes_with_production_settings():
         "DJANGO_STATIC_MANIFEST": "true",
         "DJANGO_DEBUG": "false",
         "FIELD_ENCRYPTION_KEYS": "q6r2Y2o1mIWcPAXFxJ3n2h9wqQpM1c6d1cB3VqXg2kE=",
+        "CALENDAR_FEED_KEYS": "2026a:" + "Zq4v8LrT1xw0Nc6yPb3k" * 2,
     }
     result = subprocess.run(  # noqa: S603 - our own manage.py
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -104,7 +105,7 @@ def test_check_deploy_passes_with_production_settings():
 
 def test_check_deploy_fails_with_the_development_defaults():
     env = {key: value for key, value in os.environ.items()
-           if not key.startswith("DJANGO_") and key != "FIELD_ENCRYPTION_KEYS"}
+           if not key.startswith("DJANGO_") and key not in ("FIELD_ENCRYPTION_KEYS", "CALENDAR_FEED_KEYS")}
     result = subprocess.run(  # noqa: S603 - our own manage.py
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
@@ -112,3 +113,4 @@ def test_check_deploy_fails_with_the_development_defaults():
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stdout + result.stderr
     assert "telehealth.W001" in result.stdout + result.stderr
+    assert "scheduling.W001" in result.stdout + result.stderr
