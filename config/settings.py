@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "scheduling",
     "reminders",
     "attention",  # reads from every app above; nothing imports it
+    "clientpage",  # the client's page /c/<code>, over every app; nothing imports it
     "options",  # the Options overview and first-run setup, over every app
 ]
 
@@ -212,6 +213,9 @@ TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", default="")
 TWILIO_TIMEOUT = env.float("TWILIO_TIMEOUT", default=10.0)
 # The public https base URL Twilio calls back on with delivery status (e.g. https://diary.example.com).
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="").rstrip("/")
+# Where clients open their appointment page (/c/<code>, sent in reminders): the public base URL when there is
+# one, else the development server.
+SITE_URL = env("SITE_URL", default=PUBLIC_BASE_URL or "http://127.0.0.1:8000").rstrip("/")
 
 # Secrets stored in the database (Zoom client secrets) are encrypted with these Fernet keys, newest
 # first; independent of SECRET_KEY so that rotating one does not lose the other. The default is for

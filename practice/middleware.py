@@ -55,7 +55,7 @@ class RoleRequiredMiddleware:
     Removing someone's roles (instead of deactivating them) must not leave them reading client details.
     """
 
-    ALLOWED_PREFIXES = ("/accounts/", "/health/", "/webhooks/", "/static/")
+    ALLOWED_PREFIXES = ("/accounts/", "/health/", "/webhooks/", "/static/", "/c/")
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
