@@ -50,6 +50,11 @@ REMINDER_ACTIONS: dict[str, tuple[Callable, str]] = {
                 "Dismissed."),
 }
 
+APPOINTMENT_ACTIONS: dict[str, tuple[Callable, str]] = {
+    "seen": (lambda actor, row: scheduling_services.client_cancel_acknowledge(actor=actor, appointment=row),
+             "Marked seen."),
+}
+
 
 @require_GET
 @desk_or_admin
@@ -88,3 +93,9 @@ def message_action(request: AuthedRequest, pk: int, action: str) -> HttpResponse
 @desk_or_admin
 def reminder_action(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
     return _act(request, ScheduledReminder, pk, REMINDER_ACTIONS, action)
+
+
+@require_POST
+@desk_or_admin
+def appointment_action(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
+    return _act(request, Appointment, pk, APPOINTMENT_ACTIONS, action)
