@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from scheduling.models import Appointment, Status
 from scheduling.services import appointment_book, client_link_mint
 from telehealth.models import MeetingState
-from tests.e2e.conftest import PRACTICE_ZONE, diary_url, local, login
+from tests.e2e.conftest import PRACTICE_ZONE, diary_url, local, login, shot
 from tests.e2e.test_accessibility import _axe, _overflow, _small_targets
 from tests.zoom_fixtures import zoom_meetings
 
@@ -50,6 +50,7 @@ def test_the_client_joins_after_a_move_confirms_and_cancels(
         problems.extend(f"{name}: {each}" for each in _axe(page))
         if width <= 760:
             problems.extend(f"{name}: touch target {each}" for each in _small_targets(page))
+        shot(page, f"{name}-{width}")
 
     def book(starts_at: datetime) -> Appointment:
         appointment = appointment_book(
