@@ -394,3 +394,16 @@ def test_the_console_sms_backend_prints_the_client_link(appointment, capsys):
     url = services.client_link_mint(appointment)
     ConsoleBackend().send(to="+61412345678", body=f"Your appointment: {url}")
     assert url in capsys.readouterr().out
+
+
+def test_no_client_data_reaches_the_logs(client, appointment, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    code = code_of(services.client_link_mint(appointment))
+    client.get(page(code))
+    client.post(page(code, "/confirm"))
+    client.get(page(code, "/calendar.ics"))
+    client.get("/c/aaaaaaaaaaaaa")
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "Casey" not in logged and "Client" not in logged and "Secret" not in logged
