@@ -34,7 +34,7 @@ run: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy practice scheduling telehealth reminders attention options config devtools
+	$(BIN)/mypy practice scheduling telehealth reminders attention options clientpage config devtools
 
 test: install lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)

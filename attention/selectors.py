@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from reminders import selectors as reminder_selectors
 from reminders.models import Message, MessageStatus, ScheduledReminder
+from scheduling import selectors as scheduling_selectors
 from scheduling.models import Appointment
 from telehealth import selectors as telehealth_selectors
 from telehealth.models import MeetingState, OrphanSweep, ZoomConnection, ZoomDailyUsage, ZoomMeeting
@@ -47,6 +48,7 @@ def _sources() -> list[QuerySet]:
         telehealth_selectors.orphan_sweeps_to_report(),
         reminder_selectors.messages_needing_attention(),
         reminder_selectors.scheduled_reminders_needing_attention(),
+        scheduling_selectors.client_cancels_needing_attention(),
     ]
 
 
@@ -228,8 +230,19 @@ def _reminder_items(reminders: list[ScheduledReminder]) -> list[Item]:
     return items
 
 
+def _client_cancel_items(appointments: list[Appointment]) -> list[Item]:
+    return [
+        Item("appointment", f"Cancelled by the client (link): {appointment.client}, {appointment.practitioner} "
+                            f"{_local(appointment.starts_at)}",
+             "The client cancelled from their appointment link. The time is free to book again; this item goes "
+             "once the time has passed.", appointment.client_cancel_unseen_since, appointment,
+             [Action("Mark seen", reverse("attention-appointment", args=[appointment.pk, "seen"]))])
+        for appointment in appointments
+    ]
+
+
 def attention_items() -> list[Item]:
-    meetings, connections, holds, usage_warnings, sweeps, messages, reminders = _sources()
+    meetings, connections, holds, usage_warnings, sweeps, messages, reminders, client_cancels = _sources()
     items = [
         *_connection_items(list(connections.select_related("practitioner"))),
         *_daily_hold_items(list(holds.select_related("practitioner"))),
@@ -238,6 +251,7 @@ def attention_items() -> list[Item]:
         *_meeting_items(list(meetings.select_related("practitioner__zoom_connection"))),
         *_message_items(list(messages.select_related("client", "appointment__practitioner"))),
         *_reminder_items(list(reminders.select_related("appointment__client", "appointment__practitioner"))),
+        *_client_cancel_items(list(client_cancels.select_related("client", "practitioner"))),
     ]
     items.sort(key=lambda item: item.since or timezone.now())
     return items

@@ -50,6 +50,11 @@ REMINDER_ACTIONS: dict[str, tuple[Callable, str]] = {
                 "Dismissed."),
 }
 
+APPOINTMENT_ACTIONS: dict[str, tuple[Callable, str]] = {
+    "seen": (lambda actor, row: scheduling_services.client_cancel_acknowledge(actor=actor, appointment=row),
+             "Marked seen."),
+}
+
 
 @require_GET
 @desk_or_admin
@@ -97,3 +102,9 @@ def orphan_sweep_dismiss(request: AuthedRequest, pk: int) -> HttpResponse:
     telehealth_services.orphan_sweep_dismiss(actor=request.user, sweep=sweep)
     messages.success(request, "Dismissed.")
     return redirect(reverse("needs-attention"))
+
+
+@require_POST
+@desk_or_admin
+def appointment_action(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
+    return _act(request, Appointment, pk, APPOINTMENT_ACTIONS, action)

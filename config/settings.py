@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "scheduling",
     "reminders",
     "attention",  # reads from every app above; nothing imports it
+    "clientpage",  # the client's page /c/<code>, over every app; nothing imports it
     "options",  # the Options overview and first-run setup, over every app
 ]
 
@@ -214,8 +215,12 @@ TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
 TWILIO_MESSAGING_SERVICE_SID = env("TWILIO_MESSAGING_SERVICE_SID", default="")
 TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", default="")
 TWILIO_TIMEOUT = env.float("TWILIO_TIMEOUT", default=10.0)
-# The public https base URL Twilio calls back on with delivery status (e.g. https://diary.example.com).
+# The public https base URL (e.g. https://diary.example.com): Twilio calls back there with delivery status,
+# client links (/c/<code>) in messages and calendar feed links start with it.
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="").rstrip("/")
+# Client links are made outside any request (in Celery); without a public address they point at the development
+# server (a deploy check warns).
+DEV_BASE_URL = "http://127.0.0.1:8000"
 
 # Secrets stored in the database (Zoom client secrets) are encrypted with these Fernet keys, newest
 # first; independent of SECRET_KEY so that rotating one does not lose the other. The default is for

@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("scheduling.urls")),
     path("", include("reminders.urls")),
     path("", include("attention.urls")),
+    path("", include("clientpage.urls")),  # /c/<code>: the client's page, no login
 ]
 
 handler403 = "practice.views.permission_denied"

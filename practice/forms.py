@@ -138,6 +138,10 @@ class PracticeForm(_InstanceForm):
                                help_text="The diary's first row.")
     closes_at = forms.TimeField(label="Closes at", widget=_time_input(), validators=[validate_quarter_hour],
                                 help_text="The diary's last row ends here.")
+    client_cancel_notice_hours = forms.IntegerField(
+        label="Cancellation notice (hours)", min_value=0, max_value=14 * 24,
+        help_text="Clients can cancel from their appointment link until this many hours before the start; "
+                  "after that the page asks them to phone.")
 
     def clean(self):
         cleaned = super().clean()

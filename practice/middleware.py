@@ -55,8 +55,9 @@ class RoleRequiredMiddleware:
     Removing someone's roles (instead of deactivating them) must not leave them reading client details.
     """
 
-    # /feeds/: a calendar feed link is its own credential (scheduling.feeds), also in a signed-in browser.
-    ALLOWED_PREFIXES = ("/accounts/", "/health/", "/webhooks/", "/feeds/", "/static/")
+    # /feeds/: a calendar feed link is its own credential (scheduling.feeds), also in a signed-in browser;
+    # /c/: the client's page, whose code is the key (clientpage).
+    ALLOWED_PREFIXES = ("/accounts/", "/health/", "/webhooks/", "/feeds/", "/static/", "/c/")
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response

@@ -5,7 +5,7 @@ from functools import cached_property
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxLengthValidator, RegexValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -103,6 +103,11 @@ class Practice(models.Model):
                                 validators=[validate_quarter_hour])
     closes_at = models.TimeField(default=time(19, 0), help_text="Last row of the diary ends here.",
                                  validators=[validate_quarter_hour])
+    # Clients may cancel from their page (/c/<code>) only this long before the start; later they phone.
+    client_cancel_notice_hours = models.PositiveSmallIntegerField(
+        "cancellation notice (hours)", default=24, validators=[MaxValueValidator(14 * 24)],
+        help_text="Clients can cancel from their appointment link until this many hours before the start; "
+                  "after that the page asks them to phone.")
 
     class Meta:
         verbose_name = "practice settings"

@@ -82,7 +82,8 @@ def client_update(*, actor: User, client: Client, **fields) -> Client:
 
 # Options → Practice ---------------------------------------------------------------------------------------------
 
-PRACTICE_FIELDS = ("name", "phone", "email", "address", "time_zone", "opens_at", "closes_at")
+PRACTICE_FIELDS = ("name", "phone", "email", "address", "time_zone", "opens_at", "closes_at",
+                   "client_cancel_notice_hours")
 
 
 def _values(obj: models.Model, names: Iterable[str]) -> dict:
@@ -91,12 +92,13 @@ def _values(obj: models.Model, names: Iterable[str]) -> dict:
 
 @transaction.atomic
 def practice_update(*, actor: User, name: str, phone: str, email: str, address: str, time_zone: str,
-                    opens_at: time, closes_at: time) -> Practice:
+                    opens_at: time, closes_at: time, client_cancel_notice_hours: int = 24) -> Practice:
     Practice.load()  # the row exists before it is locked
     practice = Practice.objects.select_for_update().get(pk=1)
     before = _values(practice, PRACTICE_FIELDS)
     practice.name, practice.phone, practice.email, practice.address = name.strip(), phone, email, address
     practice.time_zone, practice.opens_at, practice.closes_at = time_zone, opens_at, closes_at
+    practice.client_cancel_notice_hours = client_cancel_notice_hours
     _validated(practice)
     changes = field_changes(before, _values(practice, PRACTICE_FIELDS))
     if changes:  # an unchanged save is no event in the trail

@@ -45,7 +45,8 @@ class TelehealthDetails:
     meeting_id: int
     passcode: str
     topic: str  # the Zoom topic (no client details in it)
-    uid: str  # stable id for the .ics, e.g. f"appointment-{pk}-meeting-{zoom_id}@practice"
+    uid: str  # the appointment's calendar UID (Appointment.calendar_uid), the same in every .ics of it
+    sequence: int = 0  # Appointment.calendar_sequence: raised by each move, cancel and reinstate
 
 
 def format_meeting_id(meeting_id: int) -> str:
@@ -320,6 +321,6 @@ def telehealth_ics(details: TelehealthDetails, *, dtstamp: datetime | None = Non
     event.add("description", "\n".join(lines))
     event.add("status", "CONFIRMED")
     event.add("transp", "OPAQUE")
-    event.add("sequence", 0)
+    event.add("sequence", details.sequence)
     calendar.add_component(event)
     return calendar.to_ical()

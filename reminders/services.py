@@ -22,7 +22,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Sum
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import escape, linebreaks
+from django.utils.html import linebreaks, urlize
 
 from practice.audit import audit_record, field_changes
 from practice.errors import ApplicationError
@@ -41,6 +41,7 @@ from reminders.models import (
     UsualTemplate,
 )
 from reminders.sms import SmsError, get_backend, status_is_newer
+from scheduling import services as scheduling_services
 from scheduling.models import Appointment, Status
 from telehealth.models import MeetingState
 
@@ -218,7 +219,8 @@ def _telehealth_details(appointment: Appointment) -> fixed.TelehealthDetails:
         practitioner_name=appointment.practitioner.display_name, starts_at=appointment.starts_at,
         ends_at=appointment.ends_at, time_zone=practice.time_zone, join_url=meeting.join_url,
         meeting_id=meeting.zoom_id, passcode=meeting.passcode, topic=meeting.topic,
-        uid=f"appointment-{appointment.pk}-meeting-{meeting.zoom_id}@practice-diary",
+        # The same event as the client page's "Add to calendar": a later copy replaces it (issue 11).
+        uid=appointment.calendar_uid, sequence=appointment.calendar_sequence,
     )
 
 
@@ -338,7 +340,10 @@ def usual_templates_update(*, actor: User, sms_body: str, email_subject: str, em
 def usual_reminder_draft(appointment: Appointment, channel: str) -> Draft:
     recipient = _recipient(appointment, channel)
     template = usual_template(channel)
-    values = usual.merge_values(appointment, Practice.load())
+    # A fresh link per message (each a code of its own); none is made when the template has no {client_link}.
+    link = (scheduling_services.client_link_mint(appointment)
+            if usual.uses_field("client_link", template.subject, template.body) else "")
+    values = usual.merge_values(appointment, Practice.load(), client_link=link)
     body = usual.tidy(usual.render(template.body, values))
     if channel == Channel.SMS:
         return Draft(channel, Kind.USUAL, recipient, "", body, segments.usual_sms_credits(body))
@@ -479,7 +484,8 @@ def _deliver(message: Message) -> tuple[str, str]:
     email = EmailMultiAlternatives(subject=_one_line(message.subject), body=message.body, to=[message.recipient],
                                    from_email=_from_address(Practice.load()))
     if message.kind == Kind.USUAL:
-        email.attach_alternative(linebreaks(escape(message.body)), "text/html")
+        # urlize: a {client_link} is a link in the HTML part too (it escapes the rest).
+        email.attach_alternative(linebreaks(urlize(message.body, autoescape=True)), "text/html")
     if message.kind == Kind.TELEHEALTH:
         # The HTML part and the calendar invitation, from the same meeting the text was made from.
         appointment = Appointment.objects.select_related("zoom_meeting", "client", "practitioner").get(

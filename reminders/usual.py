@@ -22,6 +22,7 @@ MERGE_FIELDS = {
     "location_address": "Location address (empty for a telehealth location)",
     "practice_name": "Practice name",
     "practice_phone": "Practice phone",
+    "client_link": "Link to the client's page: confirm, cancel, join a video call, add to calendar",
 }
 DEFAULTS = {
     "sms": ("", "Hi {first_name}, a reminder of your appointment with {practitioner} on {date} at {time}, "
@@ -49,7 +50,12 @@ def render(text: str, values: dict[str, str]) -> str:
     return FIELD.sub(lambda match: values.get(match.group(1), match.group(0)), text)
 
 
-def merge_values(appointment: Appointment, practice: Practice) -> dict[str, str]:
+def uses_field(name: str, *texts: str) -> bool:
+    return any(name in FIELD.findall(text) for text in texts)
+
+
+def merge_values(appointment: Appointment, practice: Practice, *, client_link: str = "") -> dict[str, str]:
+    """The fields' values; ``client_link`` is minted by the caller only when a template uses it."""
     starts: datetime = appointment.starts_at.astimezone(practice.zone)
     location = appointment.location
     client = appointment.client
@@ -63,6 +69,7 @@ def merge_values(appointment: Appointment, practice: Practice) -> dict[str, str]
         "location_address": "" if location.is_telehealth else location.address,
         "practice_name": practice.name,
         "practice_phone": practice.phone,
+        "client_link": client_link,
     }
 
 

@@ -20,6 +20,7 @@ from reminders import selectors, services, usual
 from reminders.forms import BulkForm, CreditPurchaseForm, MessageFilterForm, ReminderSettingsForm, UsualTemplateForm
 from reminders.models import Channel, Message, ReminderSettings, ScheduledReminder
 from reminders.sms import twilio_signature_is_valid
+from scheduling import services as scheduling_services
 from scheduling.models import Appointment
 from scheduling.selectors import appointment_for_change, diary_url
 
@@ -194,7 +195,9 @@ def _preview(body: str) -> dict:
 
     sample = {"first_name": "Olivia", "date": "Mon 30 Nov", "time": "10:00", "practitioner": "Amelia Nguyen",
               "location": "Surry Hills", "location_address": "12 Crown Street, Surry Hills NSW 2010",
-              "practice_name": "Harbourside Allied Health", "practice_phone": "02 9000 1234"}
+              "practice_name": "Harbourside Allied Health", "practice_phone": "02 9000 1234",
+              # Exactly as long as a real link, so the segments and credits counted are what a send costs.
+              "client_link": scheduling_services.client_link_sample_url()}
     try:
         usual.validate_template(body)
     except ValidationError as exc:

@@ -26,3 +26,14 @@ def check_calendar_feed_keys_set(app_configs, **kwargs) -> list[Warning]:
             id="scheduling.W001",
         )]
     return []
+
+
+@register(deploy=True)
+def check_public_base_url_set(app_configs, **kwargs) -> list[Warning]:
+    if not settings.PUBLIC_BASE_URL:
+        return [Warning(
+            "PUBLIC_BASE_URL is not set: client links in SMS and email would point at the development server.",
+            hint="Set PUBLIC_BASE_URL to the practice's https address, e.g. https://diary.example.com.",
+            id="scheduling.W002",
+        )]
+    return []

@@ -31,6 +31,7 @@ LIVE_BADGES: dict[str, tuple[str, str]] = {
     LiveState.ENDED: ("muted", "Ended"),
 }
 POLL_SECONDS = 5
+CONFIRMED_MARK = ' <b class="cf" title="Confirmed">✓<span class="visually-hidden">Confirmed</span></b>'
 
 
 def zoom_badge(*, is_telehealth: bool, state: str | None, error: str | None, poll_url: str = "",
@@ -105,6 +106,8 @@ class Layout:
         top = (start_min - self.first) / SLOT_MINUTES
         length = (end_min - start_min) / SLOT_MINUTES
         status = "" if entry.status == Status.BOOKED else f' <span class="st">{Status(entry.status).label}</span>'
+        if entry.confirmed:  # the smallest mark: a tick, its word for screen readers and on hover
+            status += CONFIRMED_MARK
         start, end = _hhmm(entry.start), _hhmm(entry.end)
         move = ""
         if movable:

@@ -119,6 +119,9 @@ class Appointment(models.Model):
     # iCalendar SEQUENCE for every calendar copy of this appointment (client .ics, telehealth email, feeds): each
     # move, cancel and reinstate raises it, so calendars replace the event with the same UID instead of adding one.
     calendar_sequence = models.PositiveIntegerField(default=0, editable=False)
+    # Set when the client cancelled from their page and the desk has not seen it yet (Needs attention lists it
+    # while the freed time is still ahead); the audit trail keeps who cancelled for good.
+    client_cancel_unseen_since = models.DateTimeField(null=True, blank=True)
     series = models.ForeignKey(AppointmentSeries, null=True, blank=True, on_delete=models.SET_NULL,
                                related_name="appointments")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -171,3 +174,18 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"Calendar feed of {self.practitioner}"
+
+
+class ClientLink(models.Model):
+    """One short link to the client's page of an appointment (`/c/<code>`), as sent in one message.
+
+    Only the SHA-256 of the code is kept: a copy of the database holds no working link. A link works until a day
+    after the appointment's end, wherever a move puts it (scheduling.services.client_link_find decides).
+    """
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="client_links")
+    code_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Client link #{self.pk}"

@@ -30,7 +30,7 @@ ENTRY_FIELDS = (
     "pk", "practitioner_id", "starts_at", "ends_at", "status", "client__first_name", "client__preferred_name",
     "client__last_name", "appointment_type__name", "appointment_type__colour", "location__name", "is_telehealth",
     "zoom_meeting__state", "zoom_meeting__last_error", "zoom_meeting__live_state", "zoom_meeting__waiting_since",
-    "zoom_meeting__deleted_in_zoom_at", "zoom_meeting__changed_in_zoom_at",
+    "zoom_meeting__deleted_in_zoom_at", "zoom_meeting__changed_in_zoom_at", "confirmed_at",
 )
 
 
@@ -52,6 +52,7 @@ class DiaryEntry:
     zoom_error: str | None
     # What Zoom's webhooks reported, as diary_html.zoom_badge takes it (issue 12).
     zoom_live: dict = field(default_factory=dict)
+    confirmed: bool = False  # by the client (link or SMS) or the desk for them (issue 11)
 
     @property
     def status_label(self) -> str:
@@ -91,10 +92,11 @@ def _entries(start: datetime, end: datetime, practitioner_ids: list[int] | None,
     return [
         DiaryEntry(pk, practitioner_id, starts_at.astimezone(zone), ends_at.astimezone(zone), status,
                    f"{preferred or first} {last}", type_name, colour, location_name, is_telehealth, zoom_state,
-                   zoom_error, _zoom_live(live_state, waiting_since, deleted_at, changed_at, zone))
+                   zoom_error, _zoom_live(live_state, waiting_since, deleted_at, changed_at, zone),
+                   confirmed_at is not None)
         for (pk, practitioner_id, starts_at, ends_at, status, first, preferred, last, type_name, colour,
              location_name, is_telehealth, zoom_state, zoom_error, live_state, waiting_since, deleted_at,
-             changed_at) in rows
+             changed_at, confirmed_at) in rows
     ]
 
 
@@ -339,3 +341,10 @@ def day_sheet(*, practice: Practice, practitioner: Practitioner, day: date) -> l
         .select_related("client", "appointment_type", "location")
         .order_by("starts_at")
     )
+
+
+def client_cancels_needing_attention():
+    """Appointments the client cancelled from their page that the desk has not seen, while the freed time is
+    still ahead (Needs attention: the desk may offer the slot to someone else). A past time ages out."""
+    return Appointment.objects.filter(client_cancel_unseen_since__isnull=False, status=Status.CANCELLED,
+                                      starts_at__gt=timezone.now())

@@ -6,10 +6,13 @@ recorded as a row to create or delete, and Zoom is called only after the transac
 (telehealth.services), so a Zoom failure never loses or half-changes an appointment.
 """
 
+import hashlib
+import secrets
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -27,6 +30,7 @@ from scheduling.models import (
     Appointment,
     AppointmentSeries,
     AppointmentType,
+    ClientLink,
     ConfirmedVia,
     Status,
 )
@@ -413,6 +417,85 @@ def appointment_confirm(*, appointment: Appointment, via: str, actor: User | Non
     return appointment
 
 
+# The client's page (/c/<code>, issue 11) ------------------------------------------------------------------------
+
+# 13 base32 characters = 65 random bits: unguessable, short in an SMS, unambiguous when read aloud.
+CLIENT_LINK_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+CLIENT_LINK_LENGTH = 13
+CLIENT_LINK_VALID_AFTER_END = timedelta(days=1)
+CLIENT_LINK_ACTOR = ConfirmedVia.CLIENT_LINK.label  # "client (link)" in the audit trail
+
+
+def _client_link_hash(code: str) -> str:
+    return hashlib.sha256(code.encode("ascii")).hexdigest()
+
+
+def client_link_url(code: str) -> str:
+    """The absolute URL of a code's page; every link has the same length (the SMS preview counts on it)."""
+    return f"{settings.PUBLIC_BASE_URL or settings.DEV_BASE_URL}/c/{code}"
+
+
+def client_link_sample_url() -> str:
+    """A URL exactly as long as a minted one, for previews and credit counts."""
+    return client_link_url("x" * CLIENT_LINK_LENGTH)
+
+
+def client_link_mint(appointment: Appointment) -> str:
+    """A new link to the appointment's page (one per message; the code itself is never stored)."""
+    code = "".join(secrets.choice(CLIENT_LINK_ALPHABET) for _ in range(CLIENT_LINK_LENGTH))
+    ClientLink.objects.create(appointment=appointment, code_hash=_client_link_hash(code))
+    return client_link_url(code)
+
+
+def client_link_find(code: str) -> Appointment | None:
+    """The appointment a code opens, or None when the code is unknown, malformed or expired.
+
+    Expiry follows the appointment: a link works until a day after its *current* end, so a move keeps it alive.
+    """
+    code = code.strip().lower()
+    if len(code) != CLIENT_LINK_LENGTH or any(char not in CLIENT_LINK_ALPHABET for char in code):
+        return None
+    link = (ClientLink.objects.filter(code_hash=_client_link_hash(code))
+            .select_related("appointment__client", "appointment__practitioner", "appointment__location",
+                            "appointment__appointment_type", "appointment__zoom_meeting").first())
+    if link is None or link.appointment.ends_at + CLIENT_LINK_VALID_AFTER_END <= timezone.now():
+        return None
+    return link.appointment
+
+
+def client_cancel_deadline(appointment: Appointment, practice: Practice) -> datetime:
+    """Until when the client may cancel from the page (the notice window set under Options → Practice)."""
+    return appointment.starts_at - timedelta(hours=practice.client_cancel_notice_hours)
+
+
+@transaction.atomic
+def appointment_cancel_by_client(*, appointment: Appointment) -> Appointment:
+    """The client cancels from their page: only outside the notice window; the desk sees it in Needs attention."""
+    practice = Practice.load()
+    locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if locked.is_cancelled:
+        raise ApplicationError("This appointment is already cancelled.", code="cancelled")
+    if locked.status != Status.BOOKED or timezone.now() >= client_cancel_deadline(locked, practice):
+        raise ApplicationError("It is too late to cancel online.", code="notice_window")
+    cancelled = appointment_cancel(actor=None, actor_label=CLIENT_LINK_ACTOR, appointment=locked)
+    cancelled.client_cancel_unseen_since = timezone.now()
+    cancelled.save(update_fields=["client_cancel_unseen_since"])
+    return cancelled
+
+
+@transaction.atomic
+def client_cancel_acknowledge(*, actor: User, appointment: Appointment) -> Appointment:
+    """The desk has seen a client's cancel (off Needs attention); the audit trail keeps the cancel itself."""
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if appointment.client_cancel_unseen_since is None:
+        return appointment
+    appointment.client_cancel_unseen_since = None
+    appointment.save(update_fields=["client_cancel_unseen_since"])
+    audit_record(actor=actor, action="appointment.client_cancel_seen", obj=appointment,
+                 summary="Client's cancellation marked seen")
+    return appointment
+
+
 @transaction.atomic
 def appointment_reinstate(*, actor: User, appointment: Appointment) -> BookingResult:
     zone = Practice.load().zone
@@ -424,6 +507,7 @@ def appointment_reinstate(*, actor: User, appointment: Appointment) -> BookingRe
     appointment.status = Status.BOOKED
     appointment.updated_by = actor
     appointment.calendar_sequence += 1
+    appointment.client_cancel_unseen_since = None  # the desk has acted on the client's cancel
     _save_guarded(appointment, practitioner=appointment.practitioner, zone=zone)
     audit_record(actor=actor, action="appointment.reinstated", obj=appointment, summary="Reinstated",
                  changes={"status": [Status.CANCELLED, Status.BOOKED]})

@@ -13,6 +13,7 @@ urlpatterns = [
     path("appointments/<int:pk>/move/preview/", views.appointment_move_preview, name="appointment-move-preview"),
     path("appointments/undo/", views.appointment_undo, name="appointment-undo"),
     path("appointments/<int:pk>/status/", views.appointment_status, name="appointment-status"),
+    path("appointments/<int:pk>/confirm/", views.appointment_confirm, name="appointment-confirm"),
     path("appointments/<int:pk>/cancel/", views.appointment_cancel, name="appointment-cancel"),
     path("appointments/<int:pk>/reinstate/", views.appointment_reinstate, name="appointment-reinstate"),
     path("appointments/<int:pk>/telehealth/", views.appointment_telehealth_add, name="appointment-telehealth-add"),

@@ -22,7 +22,7 @@ from practice.selectors import client_matches, client_possible_duplicates, clien
 from practice.timezones import parse_day
 from scheduling import diary_html, selectors, services
 from scheduling.forms import AppointmentTypeForm, BookingForm, CancelForm, MoveForm, SeriesScope, StatusForm
-from scheduling.models import Appointment, AppointmentType, Status
+from scheduling.models import Appointment, AppointmentType, ConfirmedVia, Status
 from scheduling.templatetags.scheduling_tags import UNDO_TAG
 from telehealth import selectors as telehealth_selectors
 from telehealth import services as telehealth_services
@@ -599,6 +599,17 @@ def appointment_status(request: AuthedRequest, pk: int) -> HttpResponse:
         return f"Status set to {Status(status).label}."
 
     return _act(request, pk, change)
+
+
+@require_POST
+def appointment_confirm(request: AuthedRequest, pk: int) -> HttpResponse:
+    """The desk marks the appointment confirmed for the client (e.g. after a phone call)."""
+
+    def confirm(appointment) -> str:
+        services.appointment_confirm(appointment=appointment, via=ConfirmedVia.STAFF, actor=request.user)
+        return "Marked as confirmed."
+
+    return _act(request, pk, confirm)
 
 
 @require_POST

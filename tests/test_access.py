@@ -48,6 +48,8 @@ def _url(world, name: str) -> str:
         return reverse(name, args=["not.a.token"])  # public: the token is the credential, a bad one is 404
     if name == "options-calendar-feed-off":
         return reverse(name, args=[world["other"].practitioner_id])
+    if name.startswith("client-page"):
+        return reverse(name, args=["aaaaaaaaaaaaa"])  # no such code: a plain 404 for everyone, never a login
     if name.startswith("attention-"):
         return reverse(name, args=[0, "resolve"])  # no such row: the role check comes first, then 404
     return reverse(name)
@@ -100,6 +102,18 @@ TABLE = [
     ("attention-message", "post", {}, {ANON: 302, DESK: 404, PRAC: 403, ADMIN: 404}),
     ("attention-reminder", "post", {}, {ANON: 302, DESK: 404, PRAC: 403, ADMIN: 404}),
     ("attention-sweep", "post", {}, {ANON: 302, DESK: 404, PRAC: 403, ADMIN: 404}),
+    ("attention-appointment", "post", {}, {ANON: 302, DESK: 404, PRAC: 403, ADMIN: 404}),
+    ("appointment-confirm:own", "post", {}, {ANON: 302, DESK: 302, PRAC: 302, ADMIN: 302}),
+    ("appointment-confirm:other", "post", {}, {ANON: 302, DESK: 302, PRAC: 403, ADMIN: 302}),
+    # The client's page: no login, the code is the key (tests/clientpage has the valid-code cases).
+    ("client-page", "get", None, {ANON: 404, DESK: 404, PRAC: 404, ADMIN: 404}),
+    ("client-page", "post", {}, {ANON: 405, DESK: 405, PRAC: 405, ADMIN: 405}),
+    ("client-page-join", "get", None, {ANON: 404, DESK: 404, PRAC: 404, ADMIN: 404}),
+    ("client-page-confirm", "post", {}, {ANON: 404, DESK: 404, PRAC: 404, ADMIN: 404}),
+    ("client-page-confirm", "get", None, {ANON: 405, DESK: 405, PRAC: 405, ADMIN: 405}),
+    ("client-page-cancel", "get", None, {ANON: 404, DESK: 404, PRAC: 404, ADMIN: 404}),
+    ("client-page-cancel", "post", {}, {ANON: 404, DESK: 404, PRAC: 404, ADMIN: 404}),
+    ("client-page-calendar", "get", None, {ANON: 404, DESK: 404, PRAC: 404, ADMIN: 404}),
     ("credits", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
     ("reminder-templates", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
     ("reminder-template-preview", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
@@ -219,7 +233,7 @@ POSTS = [
     ("appointment-cancel", "own"), ("appointment-reinstate", "own"), ("client-new", None), ("client-edit", None),
     ("appointment-telehealth-add", "own"), ("appointment-telehealth-remove", "own"), ("reminders", None),
     ("credits", None), ("reminder-templates", None), ("appointment-undo", None),
-    ("logout", None),
+    ("appointment-confirm", "own"), ("logout", None),
 ]
 
 

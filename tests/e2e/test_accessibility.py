@@ -9,9 +9,11 @@ from datetime import time
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django.conf import settings
 from playwright.sync_api import expect
 
 from reminders.services import telehealth_details_send
+from scheduling.services import client_link_mint
 from tests.e2e.conftest import column, diary_url, local, login, open_panel, shot, slot
 
 SIZES = [
@@ -47,6 +49,7 @@ def _pages(live_server, day, appointment) -> list[tuple[str, str]]:
         ("needs-attention", f"{live_server.url}/attention/"),
         ("options", f"{live_server.url}/options/"),
         ("options-setup", f"{live_server.url}/options/setup/"),
+        ("client-page", client_link_mint(appointment).replace(settings.DEV_BASE_URL, live_server.url)),
     ]
 
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.urls(__name__)
 
 PRACTICE_POST = {"name": "Harbourside", "phone": "02 9000 1234", "email": "desk@example.com",
                  "address": "1 Main St\r\nSydney", "time_zone": "Australia/Sydney", "opens_at": "07:00",
-                 "closes_at": "19:00"}
+                 "closes_at": "19:00", "client_cancel_notice_hours": "24"}
 LOCATION_POST = {"name": "Parramatta", "address": "88 Church St", "phone": "02 9000 5678", "colour": "#c2571a"}
 
 

@@ -95,6 +95,7 @@ def test_check_deploy_passes_with_production_settings():
         "DJANGO_DEBUG": "false",
         "FIELD_ENCRYPTION_KEYS": "q6r2Y2o1mIWcPAXFxJ3n2h9wqQpM1c6d1cB3VqXg2kE=",
         "CALENDAR_FEED_KEYS": "2026a:" + "Zq4v8LrT1xw0Nc6yPb3k" * 2,
+        "PUBLIC_BASE_URL": "https://diary.example.com",
     }
     result = subprocess.run(  # noqa: S603 - our own manage.py
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -105,7 +106,8 @@ def test_check_deploy_passes_with_production_settings():
 
 def test_check_deploy_fails_with_the_development_defaults():
     env = {key: value for key, value in os.environ.items()
-           if not key.startswith("DJANGO_") and key not in ("FIELD_ENCRYPTION_KEYS", "CALENDAR_FEED_KEYS")}
+           if not key.startswith("DJANGO_")
+           and key not in ("FIELD_ENCRYPTION_KEYS", "CALENDAR_FEED_KEYS", "PUBLIC_BASE_URL")}
     result = subprocess.run(  # noqa: S603 - our own manage.py
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
@@ -114,3 +116,4 @@ def test_check_deploy_fails_with_the_development_defaults():
     assert "SECRET_KEY" in result.stdout + result.stderr
     assert "telehealth.W001" in result.stdout + result.stderr
     assert "scheduling.W001" in result.stdout + result.stderr
+    assert "scheduling.W002" in result.stdout + result.stderr  # client links would point at 127.0.0.1

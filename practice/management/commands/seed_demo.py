@@ -11,8 +11,8 @@ from django.utils import timezone
 from practice import roles
 from practice.models import Client, Location, Practice, Practitioner, WorkingHours
 from practice.timezones import local_to_aware
-from scheduling.models import Appointment, AppointmentType
-from scheduling.services import appointment_book
+from scheduling.models import Appointment, AppointmentType, Status
+from scheduling.services import appointment_book, client_link_mint
 
 DEMO_PASSWORD = "practice-demo-2026"  # noqa: S105 - printed for the demo logins, never used in production
 LOGINS = [
@@ -46,6 +46,10 @@ class Command(BaseCommand):
         self.stdout.write(f"Log in at http://127.0.0.1:8000 with one of (password for all: {DEMO_PASSWORD}):")
         for username, _first, _last, role in LOGINS:
             self.stdout.write(f"  {role:<15} {username}")
+        upcoming = (Appointment.objects.filter(status=Status.BOOKED, starts_at__gt=timezone.now() + timedelta(days=2))
+                    .order_by("starts_at").first())
+        if upcoming is not None:  # a fresh code each run: only its hash is stored, so an old one can't be shown
+            self.stdout.write(f"A client's page to try (no login): {client_link_mint(upcoming)}")
 
     def _user(self, username: str, first: str, last: str, role: str | None) -> User:
         user, created = User.objects.get_or_create(

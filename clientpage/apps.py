@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ClientpageConfig(AppConfig):
+    name = "clientpage"
+    verbose_name = "Client page"
