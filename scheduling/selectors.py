@@ -63,7 +63,8 @@ class Column:
     title: str
     subtitle: str
     colour: str
-    html: SafeString  # the column's slots and appointment blocks
+    html: SafeString  # the column's appointment blocks
+    hours: str  # its working hours, from which the page script draws its empty slots (diary_html.working_hours)
     practitioner: Practitioner  # the column's owner: in the week view, the same one for every day
     day: date
     bookable: bool  # the user may book here, and move appointments into it
@@ -166,14 +167,13 @@ def diary_day(*, practice: Practice, day: date, location: Location | None, user:
         shifts[shift.practitioner_id].append(shift)
     by_column, active, cancelled = _split(_entries(start, end, ids, zone), key=lambda e: e.practitioner_id)
     first, last = _grid_range(practice, active)
-    layout = diary_html.Layout(first=first, last=last, book_url=reverse("appointment-new"),
-                               appointment_url=_appointment_base())
+    layout = diary_html.Layout(first=first, appointment_url=_appointment_base())
     bookable = _bookable(user, practitioners)
     now = timezone.localtime(timezone.now(), zone)
     columns = [
         Column(title=p.display_name, subtitle=p.profession, colour=p.colour,
-               html=layout.column(day=day, practitioner_id=p.pk, shifts=shifts[p.pk], entries=by_column[p.pk],
-                                  bookable=p.pk in bookable),
+               html=layout.column(day=day, entries=by_column[p.pk]),
+               hours=diary_html.working_hours(shifts[p.pk]),
                practitioner=p, day=day, bookable=p.pk in bookable, is_today=day == now.date())
         for p in practitioners
     ]
@@ -227,14 +227,13 @@ def diary_week(*, practice: Practice, practitioner: Practitioner, day: date, use
     by_column, active, cancelled = _split(_entries(start, end, [practitioner.pk], zone),
                                           key=lambda e: e.start.date())
     first, last = _grid_range(practice, active)
-    layout = diary_html.Layout(first=first, last=last, book_url=reverse("appointment-new"),
-                               appointment_url=_appointment_base())
+    layout = diary_html.Layout(first=first, appointment_url=_appointment_base())
     bookable = bool(_bookable(user, [practitioner]))
     now = timezone.localtime(timezone.now(), zone)
     columns = [
         Column(title=f"{each:%a %d %b}", subtitle="", colour=practitioner.colour,
-               html=layout.column(day=each, practitioner_id=practitioner.pk, shifts=shifts[each.weekday()],
-                                  entries=by_column[each], bookable=bookable),
+               html=layout.column(day=each, entries=by_column[each]),
+               hours=diary_html.working_hours(shifts[each.weekday()]),
                practitioner=practitioner, day=each, bookable=bookable, is_today=each == now.date())
         for each in days
     ]

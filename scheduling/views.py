@@ -137,8 +137,7 @@ def diary_zoom_live(request: AuthedRequest) -> HttpResponse:
     now = timezone.now()
     entries = selectors.diary_zoom_changes(practice=request.practice, first_day=first_day, last_day=last_day,
                                            since=since)
-    layout = diary_html.Layout(first=0, last=0, book_url="",
-                               appointment_url=reverse("appointment-detail", args=[0]).removesuffix("0/"))
+    layout = diary_html.Layout(first=0, appointment_url=reverse("appointment-detail", args=[0]).removesuffix("0/"))
     badges = "".join(f'<span class="badges" id="zb{entry.pk}" hx-swap-oob="true">{layout.badge(entry)}</span>'
                      for entry in entries if entry.status != Status.CANCELLED)
     return render(request, "scheduling/_zoom_live.html", {
