@@ -6,8 +6,9 @@ budget. The ~1,000 empty slots are not sent: the page script draws them from eac
 rest are numbers, dates and times formatted by this module.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from html import escape
 
 from django.utils.safestring import SafeString, mark_safe
@@ -71,9 +72,16 @@ def zoom_badge(*, is_telehealth: bool, state: str | None, error: str | None, pol
     return badge
 
 
+# "10:00" for each minute of the day: strftime was most of a block's cost on a full day.
+HHMM = [f"{minute // 60:02d}:{minute % 60:02d}" for minute in range(24 * 60)]
+
+# A day repeats its clients' names, types and colours: each is escaped once (per worker, the most recent few
+# thousand).
+_escape = lru_cache(maxsize=4096)(escape)
+
+
 def _hhmm(moment: datetime) -> str:
-    """"10:00", formatted by hand: strftime was most of a block's cost on a full day."""
-    return f"{moment.hour:02d}:{moment.minute:02d}"
+    return HHMM[moment.hour * 60 + moment.minute]
 
 
 def _rows(minutes: int) -> str:
@@ -97,29 +105,36 @@ def working_hours(shifts) -> str:
 class Layout:
     first: int  # minutes after midnight of the first row
     appointment_url: str  # ends with "/", the pk and "/" are appended
+    # Where a block goes and the times it shows, by (start, end, day): a day's appointments share their times.
+    places: dict = field(default_factory=dict, compare=False)
 
     def block(self, entry, day: date) -> str:
         """One appointment. The move script (static/js/diary_move.js) reads the rest from the page: its id from the
         link, its times from --top and --len, its practitioner and day from the column. One that starts or ends on
         another day is marked ``span-days``: it is moved from its panel, not on the grid."""
-        # Wall-clock minutes clamped to the day shown, so a daylight-saving day still lines up with its labels.
-        start, end = entry.start, entry.end
-        start_min = start.hour * 60 + start.minute if start.date() == day else 0
-        end_min = end.hour * 60 + end.minute if end.date() == day else 24 * 60
-        end_min = max(end_min, start_min + 5)
-        css = "appt" if entry.status == Status.BOOKED else f"appt st-{escape(entry.status)}"
+        key = (entry.start, entry.end, day)
+        place = self.places.get(key) or self.places.setdefault(key, self._place(entry.start, entry.end, day))
+        css = "" if entry.status == Status.BOOKED else f" st-{_escape(entry.status)}"
         status = "" if entry.status == Status.BOOKED else f' <span class="st">{Status(entry.status).label}</span>'
-        if start.date() != day or (end.date() != day and (end.hour or end.minute)):
-            css += " span-days"
         # Only a telehealth block has badges, and an id for the live poll's out-of-band swaps (views.diary_zoom_live).
         badges = f'<span class="badges" id="zb{entry.pk}">{self.badge(entry)}</span>' if entry.is_telehealth else ""
         return (
-            f'<a class="{css}" href="{self.appointment_url}{entry.pk}/" style="--top:{_rows(start_min - self.first)};'
-            f'--len:{_rows(end_min - start_min)};--type:{escape(entry.colour)}">'
-            f'<span class="t">{_hhmm(start)}–{_hhmm(end)}</span> '
-            f'<strong>{escape(entry.client_name)}</strong> <span class="ty">{escape(entry.type_name)}</span>'
+            f'<a class="appt{css}{place[0]}" href="{self.appointment_url}{entry.pk}/" style="{place[1]}'
+            f'--type:{_escape(entry.colour)}">{place[2]}'
+            f'<strong>{_escape(entry.client_name)}</strong> <span class="ty">{_escape(entry.type_name)}</span>'
             f'{status}{badges}</a>'
         )
+
+    def _place(self, start: datetime, end: datetime, day: date) -> tuple[str, str, str]:
+        """(" span-days" or "", "--top:…;--len:…;", the times shown) for a block."""
+        # Wall-clock minutes clamped to the day shown, so a daylight-saving day still lines up with its labels.
+        start_min = start.hour * 60 + start.minute if start.date() == day else 0
+        end_min = end.hour * 60 + end.minute if end.date() == day else 24 * 60
+        end_min = max(end_min, start_min + 5)
+        spans_days = start.date() != day or (end.date() != day and (end.hour or end.minute))
+        return (" span-days" if spans_days else "",
+                f"--top:{_rows(start_min - self.first)};--len:{_rows(end_min - start_min)};",
+                f'<span class="t">{_hhmm(start)}–{_hhmm(end)}</span> ')
 
     def badge(self, entry) -> str:
         return zoom_badge(is_telehealth=entry.is_telehealth, state=entry.zoom_state, error=entry.zoom_error,
@@ -128,3 +143,26 @@ class Layout:
     def column(self, *, day: date, entries) -> SafeString:
         """A column's appointment blocks (its empty slots are drawn by the page script, from ``working_hours``)."""
         return mark_safe("".join([self.block(entry, day) for entry in entries]))  # noqa: S308 - escaped above
+
+
+# The grid's column headings and columns (selectors.Column), for scheduling/diary.html through scheduling_tags. Here
+# rather than in the template: at 80 practitioners the template's loops were a third of the page's time. ``shown`` is
+# the one practitioner a phone shows, or None: the other columns are hidden on a phone.
+
+def _phone_hidden(col, shown) -> str:
+    return " phone-hidden" if shown is not None and col.practitioner.pk != shown.pk else ""
+
+
+def column_heads(columns, *, shown) -> SafeString:
+    return mark_safe("".join([  # noqa: S308 - escaped here
+        f'<div class="colhead{_phone_hidden(col, shown)}" style="--c:{_escape(col.colour)}">'
+        f'<strong>{_escape(col.title)}</strong>{f"<span>{_escape(col.subtitle)}</span>" if col.subtitle else ""}</div>'
+        for col in columns]))
+
+
+def columns(columns, *, shown) -> SafeString:
+    return mark_safe("".join([  # noqa: S308 - escaped here; col.html is escaped by Layout.column
+        f'<div class="col{" today" if col.is_today else ""}{_phone_hidden(col, shown)}" role="group" '
+        f'aria-label="{_escape(col.title)}" data-hours="{col.hours}" data-practitioner="{col.practitioner.pk}" '
+        f'data-date="{col.day.isoformat()}"{" data-droppable" if col.bookable else ""}>{col.html}</div>'
+        for col in columns]))

@@ -22,6 +22,7 @@ from practice.models import Client, Location, Practice, Practitioner, WorkingHou
 from practice.services import client_create
 from practice.timezones import local_to_aware
 from scheduling.models import (
+    APPOINTMENT_LONGEST,
     NO_OVERLAP_CONSTRAINT,
     SERIES_WEEKS_MAX,
     Appointment,
@@ -155,7 +156,7 @@ def _validate_times(starts_at: datetime, ends_at: datetime) -> tuple[datetime, d
     starts_at, ends_at = starts_at.astimezone(UTC), ends_at.astimezone(UTC)
     if ends_at <= starts_at:
         raise ApplicationError("The appointment must end after it starts.", code="invalid_time")
-    if ends_at - starts_at > timedelta(hours=12):
+    if ends_at - starts_at > APPOINTMENT_LONGEST:
         raise ApplicationError("An appointment cannot be longer than 12 hours.", code="invalid_time")
     return starts_at, ends_at
 

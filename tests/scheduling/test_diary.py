@@ -232,7 +232,7 @@ def test_an_empty_diary_sends_an_admin_to_the_options_page_for_practitioners(cli
 
 def _entry(start, end, *, is_telehealth=False, zoom_state=None):
     return DiaryEntry(pk=7, practitioner_id=1, start=start, end=end, status=Status.BOOKED, client_name="Casey Client",
-                      type_name="Standard", colour="#6b8fd6", location_name="Clinic", is_telehealth=is_telehealth,
+                      type_name="Standard", colour="#6b8fd6", is_telehealth=is_telehealth,
                       zoom_state=zoom_state, zoom_error=None)
 
 
