@@ -39,8 +39,9 @@ GOALS = ("Goals (speed issue): diary day >= 2.0x the floor's requests/s, <= 10 q
 def fetch(port: int, method: str, path: str, cookie: str = "", body: dict | None = None, hx: bool = False):
     connection = http.client.HTTPConnection(HOST, port, timeout=60)
     headers = {"Cookie": cookie} if cookie else {}
-    if hx:
+    if hx:  # what htmx sends for the side panel (practice.http.is_panel_request)
         headers["HX-Request"] = "true"
+        headers["HX-Target"] = "panel"
     data = None
     if body is not None:
         data = urlencode(body)
