@@ -77,9 +77,12 @@ def _describe(appointment: Appointment, zone) -> str:
 
 def _slot_clash(*, practitioner: Practitioner, starts_at: datetime, ends_at: datetime,
                 exclude_pk: int | None) -> Appointment | None:
-    """The practitioner's own booking overlapping this time, if any."""
+    """The practitioner's own booking overlapping this time, if any.
+
+    The lower bound on starts_at keeps the index scan to the hours around, not the practitioner's whole history."""
     return (
-        Appointment.objects.filter(practitioner=practitioner, starts_at__lt=ends_at, ends_at__gt=starts_at)
+        Appointment.objects.filter(practitioner=practitioner, starts_at__lt=ends_at,
+                                   starts_at__gt=starts_at - APPOINTMENT_LONGEST, ends_at__gt=starts_at)
         .exclude(status=Status.CANCELLED)
         .exclude(pk=exclude_pk or 0)
         .first()

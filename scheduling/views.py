@@ -325,6 +325,7 @@ def appointment_new(request: AuthedRequest) -> HttpResponse:
         duplicates = client_possible_duplicates(first_name=request.POST.get("new_first_name", ""),
                                                 last_name=request.POST.get("new_last_name", ""),
                                                 mobile=request.POST.get("new_mobile", ""))
+    form.add_display_hints()
     return render_page(request, "scheduling/_booking_form.html", {
         "form": form, "title": "New appointment", "matches": matches, "similar": similar, "query": query,
         "chosen_client": chosen_client, "duplicates": duplicates, "in_booking": True,
