@@ -1,21 +1,20 @@
 """Reads for the diary. A day costs a fixed number of queries whatever the number of appointments.
 
 The diary is the busiest page of the practice and must stay fast for a full day (20 practitioners x
-30 appointments, see bench/diary_day.py). So rows are read as plain tuples (no model instances) and
+30 appointments, see `make bench`). So rows are read as plain tuples (no model instances) and
 each column's slots and blocks are laid out here as one HTML string by ``scheduling.diary_html``;
 the template only places the columns.
 """
 
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import EmptyResultSet, PermissionDenied
+from django.db import connection
 from django.db.models import Q, QuerySet
-from django.db.models.sql.constants import MULTI
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -110,13 +109,27 @@ def _entries(start: datetime, end: datetime, practitioner_ids: list[int] | None,
     ]
 
 
-def _driver_rows(rows: QuerySet) -> Iterator[tuple]:
+def _driver_rows(rows: QuerySet) -> list[tuple]:
     """A values_list's rows as the database driver gives them, without Django's converters for each value: those
     were a third of the time of a full day's read (80 practitioners). What the driver gives differs from them only
-    in booleans (SQLite: 0 or 1) and datetimes (SQLite: naive, in UTC; see ``_utc``)."""
-    compiler = rows.query.get_compiler(using=rows.db)
-    for chunk in compiler.execute_sql(MULTI):
-        yield from chunk
+    in booleans (SQLite: 0 or 1) and datetimes (SQLite: naive, in UTC; see ``_utc``).
+
+    On PostgreSQL the timestamps are read by psycopg's own (compiled) loader rather than Django's, which parses each
+    one in Python: with 2,400 appointments that was 15 ms. Both give the moment in UTC.
+    """
+    try:
+        sql, params = rows.query.sql_with_params()
+    except EmptyResultSet:  # e.g. no practitioners to show: Django knows the answer without asking
+        return []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            from psycopg.postgres import adapters
+            from psycopg.pq import Format
+
+            timestamptz = adapters.types["timestamptz"].oid
+            cursor.cursor.adapters.register_loader(timestamptz, adapters.get_loader(timestamptz, Format.TEXT))
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _utc(moment: datetime) -> datetime:
