@@ -122,7 +122,7 @@ def queries(paths: dict[str, str]) -> dict[str, int]:
 
 # As typed in the top bar: a surname's start, a first name's, digits of a mobile, "Last, First", a number with its
 # country code; and on PostgreSQL a typo, answered by the trigram similarity fallback.
-SEARCH_QUERIES = ["kel", "smi", "ann", "041", "Kelly, Li", "+61 410 0"]
+SEARCH_QUERIES = ["kel", "smi", "oli", "041", "Kelly, Li", "+61 410 0"]
 TYPO_QUERY = "Kellyy"
 
 
