@@ -1,5 +1,8 @@
 import unicodedata
 import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import time
 from functools import cached_property
 
@@ -121,12 +124,32 @@ class Practice(models.Model):
 
     @classmethod
     def load(cls) -> "Practice":
-        practice, _ = cls.objects.get_or_create(pk=1)
+        """The practice's settings: the request's (PracticeTimeZoneMiddleware read them once), else from the database.
+
+        Services read the zone from here; a booking did so three times in one request."""
+        practice = _request_practice.get()
+        if practice is None:
+            practice, _ = cls.objects.get_or_create(pk=1)
         return practice
+
+    @classmethod
+    @contextmanager
+    def for_request(cls) -> "Iterator[Practice]":
+        """Read once, and what Practice.load() returns until the request is answered."""
+        practice, _ = cls.objects.get_or_create(pk=1)
+        token = _request_practice.set(practice)
+        try:
+            yield practice
+        finally:
+            _request_practice.reset(token)
 
     @cached_property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
+
+
+# The practice read for the request being answered (Practice.for_request), or None outside one (tasks, commands).
+_request_practice: ContextVar[Practice | None] = ContextVar("request_practice", default=None)
 
 
 class Location(models.Model):

@@ -10,12 +10,11 @@ from scheduling.models import Appointment
 from tests.conftest import sydney
 
 # Session, user, practice and role groups (every request); client, practitioner, type and location (the form); the
-# practice for its zone and the clash check (the service); the insert, the reminder settings, the practice again and
-# both reminder rows in one insert (the Scheduler's signal); the audit row; the working hours for the warning. And
-# two savepoints with their releases (the service's transaction and the guarded insert's; the test runs inside a
-# transaction). It was 31 before the speed issue: three reads for the form's display only, and two lookups and
-# savepoints per reminder row.
-BOOKING_QUERIES = 20
+# clash check (the service); the insert, the reminder settings and both reminder rows in one insert (the Scheduler's
+# signal); the audit row; the working hours for the warning. And two savepoints with their releases (the service's
+# transaction and the guarded insert's; the test runs inside a transaction). It was 31 before the speed issue: three
+# reads for the form's display only, the practice read again twice, and two lookups and savepoints per reminder row.
+BOOKING_QUERIES = 18
 
 
 def test_a_booking_costs_a_fixed_number_of_queries_and_arms_its_reminders(
