@@ -160,6 +160,13 @@ def column_heads(columns, *, shown) -> SafeString:
         for col in columns]))
 
 
+def column_options(columns, *, shown) -> SafeString:
+    """The phone's practitioner switcher: one option per column, ``shown`` selected."""
+    return mark_safe("".join([  # noqa: S308 - escaped here
+        f'<option value="{col.practitioner.pk}" {"selected" if col.practitioner.pk == shown.pk else ""}>'
+        f'{_escape(col.title)}</option>' for col in columns]))
+
+
 def columns(columns, *, shown) -> SafeString:
     return mark_safe("".join([  # noqa: S308 - escaped here; col.html is escaped by Layout.column
         f'<div class="col{" today" if col.is_today else ""}{_phone_hidden(col, shown)}" role="group" '

@@ -29,5 +29,10 @@ def diary_column_heads(grid, shown) -> SafeString:
 
 
 @register.simple_tag
+def diary_column_options(grid, shown) -> SafeString:
+    return diary_html.column_options(grid.columns, shown=shown)
+
+
+@register.simple_tag
 def diary_columns(grid, shown) -> SafeString:
     return diary_html.columns(grid.columns, shown=shown or None)
