@@ -1,3 +1,4 @@
+import copy
 import unicodedata
 import zoneinfo
 from collections.abc import Iterator
@@ -124,13 +125,14 @@ class Practice(models.Model):
 
     @classmethod
     def load(cls) -> "Practice":
-        """The practice's settings: the request's (PracticeTimeZoneMiddleware read them once), else from the database.
-
-        Services read the zone from here; a booking did so three times in one request."""
+        """The practice's settings: a copy of the request's (PracticeTimeZoneMiddleware read them once), else from the
+        database. Services read the zone from here; a booking did so three times in one request. A copy, as a fresh
+        read was: whoever changes theirs does not change the request's (the top bar shows it)."""
         practice = _request_practice.get()
         if practice is None:
             practice, _ = cls.objects.get_or_create(pk=1)
-        return practice
+            return practice
+        return copy.copy(practice)
 
     @classmethod
     @contextmanager
