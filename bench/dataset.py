@@ -4,13 +4,16 @@
     python -m bench.dataset grow      # add practitioners up to 80 on the wide day
     python -m bench.dataset queries   # print the queries each measured page makes, as JSON
     python -m bench.dataset check     # print double bookings (overlapping live appointments), as JSON
+    python -m bench.dataset search N  # time the top bar's search selector alone (median of N runs per query), JSON
 """
 
 import json
 import os
+import statistics
 import sys
 from datetime import date, time, timedelta
 from itertools import cycle
+from time import perf_counter
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
@@ -26,6 +29,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from practice import roles  # noqa: E402
 from practice.models import Client, Location, Practice, Practitioner, WorkingHours  # noqa: E402
+from practice.selectors import client_matches  # noqa: E402
 from practice.timezones import local_to_aware  # noqa: E402
 from scheduling.models import Appointment, AppointmentType, Status  # noqa: E402
 
@@ -80,6 +84,14 @@ def seed(clients: int) -> None:
         _day_of(practitioners, DAY + timedelta(days=offset), client_ids, kind, location, practice.zone)
     desk = User.objects.create_user(username="desk", password=PASSWORD, first_name="Front", last_name="Desk")
     desk.groups.add(Group.objects.get(name=roles.FRONT_DESK))
+    _analyze()
+
+
+def _analyze() -> None:
+    """Statistics for the planner after a bulk load, as autovacuum would gather them a minute later."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
 
 
 def grow() -> None:
@@ -89,6 +101,7 @@ def grow() -> None:
     client_ids = list(Client.objects.values_list("pk", flat=True)[:5000])
     extra = [_practitioner(n, location) for n in range(PRACTITIONERS, WIDE)]
     _day_of(extra, WIDE_DAY, client_ids, kind, location, practice.zone)
+    _analyze()
 
 
 def queries(paths: dict[str, str]) -> dict[str, int]:
@@ -97,7 +110,7 @@ def queries(paths: dict[str, str]) -> dict[str, int]:
     counts = {}
     for name, spec in paths.items():
         method, url = spec.split(" ", 1)
-        headers = {"HX-Request": "true"} if name == "panel" else {}
+        headers = {"HX-Request": "true", "HX-Target": "panel"} if name == "panel" else {}
         for _ in range(2):  # the second request is measured: caches warm, the session already fresh
             with CaptureQueriesContext(connection) as captured:
                 response = (client.post(url, {"q": "kel"}, headers=headers) if method == "POST"
@@ -105,6 +118,29 @@ def queries(paths: dict[str, str]) -> dict[str, int]:
         assert response.status_code == 200, (name, response.status_code)
         counts[name] = len(captured)
     return counts
+
+
+# As typed in the top bar: a surname's start, a first name's, digits of a mobile, "Last, First", a number with its
+# country code; and on PostgreSQL a typo, answered by the trigram similarity fallback.
+SEARCH_QUERIES = ["kel", "smi", "oli", "041", "Kelly, Li", "+61 410 0"]
+TYPO_QUERY = "Kellyy"
+
+
+def search_timings(runs: int) -> dict[str, dict]:
+    """The selector the top bar uses (practice.selectors.client_matches: ranked, capped at 8, with each client's
+    next appointment) on its own, in-process: median milliseconds per query, and how many clients it shows."""
+    queries = SEARCH_QUERIES + ([TYPO_QUERY] if connection.vendor == "postgresql" else [])
+    timings = {}
+    for query in queries:
+        for _ in range(3):
+            rows, similar = client_matches(query, limit=8)  # warm caches and the connection
+        samples = []
+        for _ in range(runs):
+            started = perf_counter()
+            client_matches(query, limit=8)
+            samples.append((perf_counter() - started) * 1000)
+        timings[query] = {"ms": statistics.median(samples), "shown": len(rows), "similar": similar}
+    return timings
 
 
 def double_bookings() -> list[tuple[int, int]]:
@@ -140,3 +176,5 @@ if __name__ == "__main__":
         print(json.dumps(queries(json.loads(sys.argv[2]))))
     elif command == "check":
         print(json.dumps(double_bookings()))
+    elif command == "search":
+        print(json.dumps(search_timings(int(sys.argv[2]))))

@@ -6,7 +6,8 @@ the measured day, 8,400 appointments, 50,000 clients), logs in as the front desk
 throughput (requests/s with 4 concurrent connections) and one request on its own (median of sequential requests)
 for the floor (bench/urls.py), the diary day, week, the appointment panel and client search; booking throughput
 with 8 concurrent clients (and that 8 clients racing for the same slots book each slot once); then the day at 80
-practitioners. Queries are counted in-process (bench/dataset.py). Prints a table and writes bench/results.md.
+practitioners; and the client search selector on its own, in-process, for a few kinds of query (a typo too on
+PostgreSQL). Queries are counted in-process (bench/dataset.py). Prints a table and writes bench/results.md.
 
     python bench/run.py [--quick]
 """
@@ -39,8 +40,9 @@ GOALS = ("Goals (speed issue): diary day >= 2.0x the floor's requests/s, <= 10 q
 def fetch(port: int, method: str, path: str, cookie: str = "", body: dict | None = None, hx: bool = False):
     connection = http.client.HTTPConnection(HOST, port, timeout=60)
     headers = {"Cookie": cookie} if cookie else {}
-    if hx:
+    if hx:  # what htmx sends for the side panel (practice.http.is_panel_request)
         headers["HX-Request"] = "true"
+        headers["HX-Target"] = "panel"
     data = None
     if body is not None:
         data = urlencode(body)
@@ -227,7 +229,8 @@ def measure(label: str, database_url: str, args) -> dict:
     finally:
         stop_app(app)
     doubles = json.loads(dataset(env, "check"))
-    return {"label": label, "rows": rows, "booking": booking, "doubles": doubles, "facts": facts}
+    search = json.loads(dataset(env, "search", str(runs)))
+    return {"label": label, "rows": rows, "booking": booking, "doubles": doubles, "facts": facts, "search": search}
 
 
 def report(result: dict) -> str:
@@ -245,6 +248,9 @@ def report(result: dict) -> str:
               f"{b['refused']} refused, {b['errors']} server errors). Eight clients racing for the same 5 slots: "
               f"{b['race_booked']} booked, {b['race_refused']} refused. Overlapping live appointments in the database: "
               f"{len(result['doubles'])}."]
+    lines += ["", "Client search, the selector alone (in-process, median): " + " · ".join(
+        f"{query!r} {found['ms']:.1f} ms ({found['shown']} {'similar' if found['similar'] else 'shown'})"
+        for query, found in result["search"].items()) + "."]
     return "\n".join(lines)
 
 

@@ -88,6 +88,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not shared-cache memory: shared-cache locks ignore the busy timeout.
     # TEST_DB_PATH lets two test runs share one checkout without sharing a database.
     DATABASES["default"]["TEST"] = {"NAME": env("TEST_DB_PATH", default=str(BASE_DIR / ".test-db.sqlite3"))}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The planner's default cost of a random read (4.0) is a spinning disk's: with it, the diary's join of a day's
+    # 600 appointments to their clients read all 50,000 clients (9 ms) instead of 600 index lookups (2.5 ms).
+    # 1.1 is PostgreSQL's advice for SSDs and data that fits in memory, as a practice's does.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c random_page_cost=1.1")
 # Keep connections between requests (opening one costs more than a small page); checked before reuse.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -43,9 +43,10 @@ class PracticeTimeZoneMiddleware:
 
     def __call__(self, request):
         if request.user.is_authenticated:
-            request.practice = Practice.load()
-            with timezone.override(request.practice.zone):
-                return self.get_response(request)
+            with Practice.for_request() as practice:
+                request.practice = practice
+                with timezone.override(practice.zone):
+                    return self.get_response(request)
         return self.get_response(request)
 
 

@@ -1,5 +1,9 @@
+import copy
 import unicodedata
 import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import time
 from functools import cached_property
 
@@ -126,12 +130,33 @@ class Practice(models.Model):
 
     @classmethod
     def load(cls) -> "Practice":
+        """The practice's settings: a copy of the request's (PracticeTimeZoneMiddleware read them once), else from the
+        database. Services read the zone from here; a booking did so three times in one request. A copy, as a fresh
+        read was: whoever changes theirs does not change the request's (the top bar shows it)."""
+        practice = _request_practice.get()
+        if practice is None:
+            practice, _ = cls.objects.get_or_create(pk=1)
+            return practice
+        return copy.copy(practice)
+
+    @classmethod
+    @contextmanager
+    def for_request(cls) -> "Iterator[Practice]":
+        """Read once, and what Practice.load() returns until the request is answered."""
         practice, _ = cls.objects.get_or_create(pk=1)
-        return practice
+        token = _request_practice.set(practice)
+        try:
+            yield practice
+        finally:
+            _request_practice.reset(token)
 
     @cached_property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
+
+
+# The practice read for the request being answered (Practice.for_request), or None outside one (tasks, commands).
+_request_practice: ContextVar[Practice | None] = ContextVar("request_practice", default=None)
 
 
 class Location(models.Model):

@@ -1,4 +1,5 @@
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
 from practice import roles
 
@@ -9,5 +10,7 @@ def credits(request: HttpRequest) -> dict:
         return {}
     from reminders.services import credits_balance_and_warning
 
-    balance, threshold = credits_balance_and_warning()
-    return {"sms_credits": balance, "sms_credits_low": balance < threshold}
+    # Read only if the page shows it: the side panel and other partials have no top bar.
+    both = SimpleLazyObject(credits_balance_and_warning)
+    return {"sms_credits": SimpleLazyObject(lambda: both[0]),
+            "sms_credits_low": SimpleLazyObject(lambda: both[0] < both[1])}

@@ -734,17 +734,22 @@ def _too_late_note(config: ReminderSettings) -> str:
             "before the appointment. Send it now, or dismiss it.")
 
 
+def _row_values(channel: str, due: datetime | None, config: ReminderSettings, *, wants: bool) -> dict:
+    """A channel's row for the appointment's current time: armed, or why it will not be sent."""
+    if due is not None:
+        return {"state": State.ARMED, "due_at": due, "reason": "", "note": ""}
+    if wants:
+        return {"state": State.NOT_SENT, "due_at": timezone.now(), "reason": Reason.TOO_LATE,
+                "note": _too_late_note(config)}
+    # Too late for a channel the client does not want is no one's concern.
+    return {"state": State.SKIPPED, "due_at": timezone.now(), "reason": "",
+            "note": f"The client does not want reminders by {Channel(channel).label}."}
+
+
 def _arm_row(appointment: Appointment, channel: str, due: datetime | None, config: ReminderSettings, *,
              wants: bool) -> None:
     """Create or re-arm the row for the appointment's current time (a retired one: reinstated or moved back)."""
-    if due is not None:
-        values = {"state": State.ARMED, "due_at": due, "reason": "", "note": ""}
-    elif wants:
-        values = {"state": State.NOT_SENT, "due_at": timezone.now(), "reason": Reason.TOO_LATE,
-                  "note": _too_late_note(config)}
-    else:  # too late for a channel the client does not want is no one's concern
-        values = {"state": State.SKIPPED, "due_at": timezone.now(), "reason": "",
-                  "note": f"The client does not want reminders by {Channel(channel).label}."}
+    values = _row_values(channel, due, config, wants=wants)
     reminder, created = ScheduledReminder.objects.get_or_create(
         appointment=appointment, channel=channel, for_starts_at=appointment.starts_at, defaults=values)
     # Re-armed: a retired row (reinstated, or moved back to this time), or one too late before that now has time.
@@ -754,21 +759,32 @@ def _arm_row(appointment: Appointment, channel: str, due: datetime | None, confi
                                                                 updated_at=timezone.now())
 
 
-def reminders_arm(appointment: Appointment) -> None:
-    """Keep the appointment's scheduled reminders in step with it (called whenever it is saved)."""
-    current = ScheduledReminder.objects.filter(appointment=appointment, state__in=[State.ARMED, State.HELD])
-    if appointment.status != Status.BOOKED:
-        current.update(state=State.RETIRED, note="The appointment is no longer booked.")
-        return
-    current.exclude(for_starts_at=appointment.starts_at).update(
-        state=State.RETIRED, note="The appointment moved to another time.")
-    if appointment.starts_at <= timezone.now():
+def reminders_arm(appointment: Appointment, *, new: bool = False) -> None:
+    """Keep the appointment's scheduled reminders in step with it (called whenever it is saved).
+
+    A ``new`` appointment has no rows yet: nothing to retire, and its rows are inserted at once (a booking's
+    reminders were a third of its queries)."""
+    if not new:
+        current = ScheduledReminder.objects.filter(appointment=appointment, state__in=[State.ARMED, State.HELD])
+        if appointment.status != Status.BOOKED:
+            current.update(state=State.RETIRED, note="The appointment is no longer booked.")
+            return
+        current.exclude(for_starts_at=appointment.starts_at).update(
+            state=State.RETIRED, note="The appointment moved to another time.")
+    if appointment.status != Status.BOOKED or appointment.starts_at <= timezone.now():
         return
     config = ReminderSettings.load()
     due = reminder_due_at(appointment, config, Practice.load().zone)
     client = appointment.client
-    for channel in Channel.values:
-        wants = client.sms_reminders if channel == Channel.SMS else client.email_reminders
+    wanted = {channel: client.sms_reminders if channel == Channel.SMS else client.email_reminders
+              for channel in Channel.values}
+    if new:
+        ScheduledReminder.objects.bulk_create(
+            ScheduledReminder(appointment=appointment, channel=channel, for_starts_at=appointment.starts_at,
+                              **_row_values(channel, due, config, wants=wants))
+            for channel, wants in wanted.items())
+        return
+    for channel, wants in wanted.items():
         _arm_row(appointment, channel, due, config, wants=wants)
 
 

@@ -14,9 +14,9 @@ from scheduling.models import Appointment
 
 
 @receiver(post_save, sender=Appointment, dispatch_uid="reminders-arm")
-def appointment_saved(sender, instance: Appointment, raw: bool = False, **kwargs) -> None:
+def appointment_saved(sender, instance: Appointment, created: bool = False, raw: bool = False, **kwargs) -> None:
     if not raw:
-        services.reminders_arm(instance)
+        services.reminders_arm(instance, new=created)
 
 
 @receiver(post_save, sender=ReminderSettings, dispatch_uid="reminders-rearm")

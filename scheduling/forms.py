@@ -96,6 +96,11 @@ class BookingForm(_WhenFields):
     def __init__(self, *args, practitioners, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         cast(forms.ModelChoiceField, self.fields["practitioner"]).queryset = practitioners
+        self.practitioners = practitioners
+
+    def add_display_hints(self) -> None:
+        """What the form needs only to be shown, not to book (three queries a booking that is saved skips)."""
+        practitioners = self.practitioners
         # The page script fills in the duration, and ticks Telehealth for a type that is usually telehealth,
         # when the type changes.
         active_types = list(AppointmentType.objects.filter(is_active=True))

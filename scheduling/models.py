@@ -17,6 +17,8 @@ NO_OVERLAP_CONSTRAINT = "appointment_no_overlap"
 
 # The booking form's duration field takes the same range: a type must be bookable at its own length.
 TYPE_MINUTES_MIN, TYPE_MINUTES_MAX = 5, 720
+# No appointment is longer (scheduling.services refuses one): reads of a day look back this far only.
+APPOINTMENT_LONGEST = timedelta(hours=12)
 # Bidirectional overrides and isolates make a name display as something other than what is stored.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 

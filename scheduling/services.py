@@ -25,6 +25,7 @@ from practice.models import Client, Location, Practice, Practitioner, WorkingHou
 from practice.services import client_create
 from practice.timezones import local_to_aware
 from scheduling.models import (
+    APPOINTMENT_LONGEST,
     NO_OVERLAP_CONSTRAINT,
     SERIES_WEEKS_MAX,
     Appointment,
@@ -82,9 +83,12 @@ def _describe(appointment: Appointment, zone) -> str:
 
 def _slot_clash(*, practitioner: Practitioner, starts_at: datetime, ends_at: datetime,
                 exclude_pk: int | None) -> Appointment | None:
-    """The practitioner's own booking overlapping this time, if any."""
+    """The practitioner's own booking overlapping this time, if any.
+
+    The lower bound on starts_at keeps the index scan to the hours around, not the practitioner's whole history."""
     return (
-        Appointment.objects.filter(practitioner=practitioner, starts_at__lt=ends_at, ends_at__gt=starts_at)
+        Appointment.objects.filter(practitioner=practitioner, starts_at__lt=ends_at,
+                                   starts_at__gt=starts_at - APPOINTMENT_LONGEST, ends_at__gt=starts_at)
         .exclude(status=Status.CANCELLED)
         .exclude(pk=exclude_pk or 0)
         .first()
@@ -161,7 +165,7 @@ def _validate_times(starts_at: datetime, ends_at: datetime) -> tuple[datetime, d
     starts_at, ends_at = starts_at.astimezone(UTC), ends_at.astimezone(UTC)
     if ends_at <= starts_at:
         raise ApplicationError("The appointment must end after it starts.", code="invalid_time")
-    if ends_at - starts_at > timedelta(hours=12):
+    if ends_at - starts_at > APPOINTMENT_LONGEST:
         raise ApplicationError("An appointment cannot be longer than 12 hours.", code="invalid_time")
     return starts_at, ends_at
 

@@ -140,8 +140,7 @@ def diary_zoom_live(request: AuthedRequest) -> HttpResponse:
     now = timezone.now()
     entries = selectors.diary_zoom_changes(practice=request.practice, first_day=first_day, last_day=last_day,
                                            since=since)
-    layout = diary_html.Layout(first=0, last=0, book_url="",
-                               appointment_url=reverse("appointment-detail", args=[0]).removesuffix("0/"))
+    layout = diary_html.Layout(first=0, appointment_url=reverse("appointment-detail", args=[0]).removesuffix("0/"))
     badges = "".join(f'<span class="badges" id="zb{entry.pk}" hx-swap-oob="true">{layout.badge(entry)}</span>'
                      for entry in entries if entry.status != Status.CANCELLED)
     return render(request, "scheduling/_zoom_live.html", {
@@ -329,6 +328,7 @@ def appointment_new(request: AuthedRequest) -> HttpResponse:
         duplicates = client_possible_duplicates(first_name=request.POST.get("new_first_name", ""),
                                                 last_name=request.POST.get("new_last_name", ""),
                                                 mobile=request.POST.get("new_mobile", ""))
+    form.add_display_hints()
     return render_page(request, "scheduling/_booking_form.html", {
         "form": form, "title": "New appointment", "matches": matches, "similar": similar, "query": query,
         "chosen_client": chosen_client, "duplicates": duplicates, "in_booking": True,

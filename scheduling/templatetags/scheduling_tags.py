@@ -1,5 +1,7 @@
 from django import template
+from django.utils.safestring import SafeString
 
+from scheduling import diary_html
 from scheduling.services import UNDO_SECONDS
 
 register = template.Library()
@@ -19,3 +21,18 @@ def undo_token(extra_tags: str) -> str:
 @register.simple_tag
 def undo_seconds() -> int:
     return UNDO_SECONDS
+
+
+@register.simple_tag
+def diary_column_heads(grid, shown) -> SafeString:
+    return diary_html.column_heads(grid.columns, shown=shown or None)
+
+
+@register.simple_tag
+def diary_column_options(grid, shown) -> SafeString:
+    return diary_html.column_options(grid.columns, shown=shown)
+
+
+@register.simple_tag
+def diary_columns(grid, shown) -> SafeString:
+    return diary_html.columns(grid.columns, shown=shown or None)

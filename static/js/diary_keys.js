@@ -1,6 +1,7 @@
-// Keyboard first: the diary grid as one tab stop with arrow keys (roving tabindex), shortcuts with a help
-// overlay, focus that follows the side panel, the booking's length previewed on the grid, and the
-// current-time line. Everything here is an enhancement: without it every slot is a link of its own.
+// The diary grid's empty slots, then keyboard first: the grid as one tab stop with arrow keys (roving tabindex),
+// shortcuts with a help overlay, focus that follows the side panel, the booking's length previewed on the grid, and
+// the current-time line. Without JavaScript the grid shows the appointments, and the toolbar's "New appointment"
+// books.
 (function () {
   "use strict";
 
@@ -19,6 +20,41 @@
   function hhmm(minutes) {
     return String(Math.floor(minutes / 60)).padStart(2, "0") + ":" + String(minutes % 60).padStart(2, "0");
   }
+
+  // --- The empty slots ---------------------------------------------------------------------------------
+  // The server sends each column's working hours (data-hours: "480-720 780-1020", minutes after midnight) and
+  // the page's booking URL instead of a link per 15 minutes: those were two fifths of a full day's page. Each
+  // row of a column gets its slot, shaded outside working hours: a link that books that time where the user may
+  // book (data-droppable), else a plain shaded cell. They come before the column's blocks (the CSS counts them).
+  function drawSlots(grid) {
+    const first = Number(grid.dataset.firstMinute) || 0;
+    const rows = Number(grid.style.getPropertyValue("--rows")) || 0;
+    grid.querySelectorAll(":scope > .col").forEach(function (col) {
+      if (col.querySelector(":scope > .slot")) return;
+      const hours = (col.dataset.hours || "").split(" ").filter(Boolean).map(function (span) {
+        return span.split("-").map(Number);
+      });
+      const bookable = col.hasAttribute("data-droppable");
+      const link = grid.dataset.bookUrl + "?practitioner=" + col.dataset.practitioner + "&start=" + col.dataset.date
+        + "T";
+      const slots = document.createDocumentFragment();
+      for (let row = 0; row < rows; row++) {
+        const minute = first + row * SLOT_MINUTES;
+        const working = hours.some(function (span) { return span[0] <= minute && minute < span[1]; });
+        const slot = document.createElement(bookable ? "a" : "span");
+        slot.className = working ? "slot" : "slot off";
+        if (bookable) {
+          slot.setAttribute("href", link + hhmm(minute));
+          slot.title = "Book " + hhmm(minute);
+        }
+        slots.appendChild(slot);
+      }
+      col.insertBefore(slots, col.firstChild);
+    });
+  }
+  // Now, not at DOMContentLoaded: this script is deferred, so the page is parsed, and the other scripts' handlers
+  // for DOMContentLoaded (htmx boosting the links, scrolling the grid to its first row) find the slots there.
+  document.querySelectorAll(".diary[data-book-url]").forEach(drawSlots);
 
   // --- The grid's cells ---------------------------------------------------------------------------------
   // A column's rows are its 15-minute slots; an appointment block covers the rows its time overlaps.
@@ -501,7 +537,10 @@
     const el = event.target;
     if (el === document.body || !el.querySelector) return;  // the page itself: set up below
     const grid = el.matches(".diary") ? el : el.querySelector(".diary");
-    if (grid) setUpGrid(grid);
+    if (!grid) return;
+    drawSlots(grid);
+    if (window.htmx) window.htmx.process(grid);  // the new slot links open in the panel, as the grid's links do
+    setUpGrid(grid);
   });
 
   document.addEventListener("DOMContentLoaded", function () {

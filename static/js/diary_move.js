@@ -14,10 +14,6 @@
   let move = null;  // the move under way
   let suppressClickUntil = 0;
 
-  function minutesOf(hhmm) {
-    return Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
-  }
-
   function hhmm(minutes) {
     const pad = function (n) { return String(n).padStart(2, "0"); };
     return pad(Math.floor(minutes / 60)) + ":" + pad(minutes % 60);
@@ -25,6 +21,23 @@
 
   function grid() {
     return document.querySelector(".diary[data-first-minute]");
+  }
+
+  // A block the user may move on the grid: in a column of theirs, within that column's day (it may end at
+  // midnight). One across midnight (span-days) is moved from its panel, whose form takes any date and time.
+  const MOVABLE = ".col[data-droppable] > .appt:not(.span-days)";
+
+  function movableBlock(el) {
+    return el && el.closest ? el.closest(MOVABLE) : null;
+  }
+
+  // The block of an appointment, by id: its link is the appointment's URL.
+  function blockOf(id) {
+    return document.querySelector('.diary .appt[href$="/' + id + '/"]');
+  }
+
+  function idOf(block) {
+    return block.getAttribute("href").split("/").slice(-2)[0];
   }
 
   // Columns a block may go to: the user's to book in, and shown (a phone may show one practitioner at a time).
@@ -42,18 +55,13 @@
   // A move: the block, the column it would go to, and how many rows its start and end have shifted.
   function begin(block, mode, keyboard) {
     const diary = grid();
+    if (!diary || movableBlock(block) !== block) return false;
     const column = block.closest(".col");
-    if (!diary || !column || !column.hasAttribute("data-droppable")) return false;
-    // Only an appointment within this column's day (it may end at midnight): one across midnight is moved
-    // from its panel, whose form takes any date and time.
-    const day = column.dataset.date;
-    const endTime = block.dataset.end.slice(11);
-    if (block.dataset.start.slice(0, 10) !== day) return false;
-    if (block.dataset.end.slice(0, 10) !== day && endTime !== "00:00") return false;
-    const start = minutesOf(block.dataset.start.slice(11));
-    const end = block.dataset.end.slice(0, 10) === day ? minutesOf(endTime) : 24 * 60;
     const rows = Number(getComputedStyle(diary).getPropertyValue("--rows")) || 0;
     const first = Number(diary.dataset.firstMinute);
+    // Its times from its place on the grid (in rows from the first): an appointment ending at midnight ends at 24:00.
+    const start = first + Math.round(parseFloat(block.style.getPropertyValue("--top")) * STEP);
+    const end = start + Math.round(parseFloat(block.style.getPropertyValue("--len")) * STEP);
     const ghost = document.createElement("div");
     ghost.className = "move-ghost";
     ghost.setAttribute("aria-hidden", "true");
@@ -129,7 +137,7 @@
       next: window.location.pathname + window.location.search,
     });
     const current = move;
-    fetch(move.block.dataset.moveUrl + "preview/?" + params.toString(), { credentials: "same-origin" })
+    fetch(move.block.getAttribute("href") + "move/preview/?" + params.toString(), { credentials: "same-origin" })
       .then(function (response) {
         if (!response.ok) throw new Error("The move could not be checked (" + response.status + ").");
         return response.text();
@@ -202,7 +210,7 @@
   document.addEventListener("pointerdown", function (event) {
     if (move && move.keyboard && !move.confirming) end(false);  // a click elsewhere ends a keyboard move
     if (move || pending || event.button !== 0 || !event.isPrimary) return;
-    const block = event.target.closest(".appt[data-move-url]");
+    const block = movableBlock(event.target);
     if (!block) return;
     const rect = block.getBoundingClientRect();
     const edge = Math.min(event.pointerType === "mouse" ? 8 : 14, rect.height / 3);
@@ -258,7 +266,7 @@
 
   // A link's own drag (to the bookmarks bar) and the long-press menu would take over the gesture.
   document.addEventListener("dragstart", function (event) {
-    if (event.target.closest && event.target.closest(".appt[data-move-url]")) event.preventDefault();
+    if (movableBlock(event.target)) event.preventDefault();
   });
   document.addEventListener("contextmenu", function (event) {
     if (pending || (move && !move.keyboard)) event.preventDefault();
@@ -313,7 +321,7 @@
     }
     const block = document.activeElement;
     if ((event.key === "m" || event.key === "M") && !event.ctrlKey && !event.metaKey && !event.altKey &&
-        block && block.matches && block.matches(".appt[data-move-url]")) {
+        block && block.matches && block.matches(MOVABLE)) {
       event.preventDefault();
       event.stopPropagation();
       startKeyboardMove(block);
@@ -324,7 +332,7 @@
   document.addEventListener("click", function (event) {
     const button = event.target.closest("[data-move-start]");
     if (!button) return;
-    const block = document.querySelector('.appt[data-move-url][data-id="' + button.dataset.moveStart + '"]');
+    const block = movableBlock(blockOf(button.dataset.moveStart));
     if (!block) return;
     const panel = document.getElementById("panel");
     if (panel) panel.innerHTML = "";
@@ -335,8 +343,7 @@
   document.addEventListener("htmx:afterSettle", function (event) {
     if (!event.target || event.target.id !== "panel") return;
     event.target.querySelectorAll("[data-move-start]").forEach(function (button) {
-      const selector = '.appt[data-move-url][data-id="' + button.dataset.moveStart + '"]';
-      if (document.querySelector(selector)) button.closest(".move-start").hidden = false;
+      if (movableBlock(blockOf(button.dataset.moveStart))) button.closest(".move-start").hidden = false;
     });
   });
 
@@ -367,7 +374,7 @@
     const diary = grid();
     if (diary) {
       // A keyboard move keeps the focus on the appointment it moved, for the next key (Ctrl+Z, or M again).
-      const focus = move && move.keyboard ? move.block.dataset.id : "";
+      const focus = move && move.keyboard ? idOf(move.block) : "";
       window.sessionStorage.setItem(SCROLL_KEY, JSON.stringify({
         top: diary.scrollTop, left: diary.scrollLeft, path: window.location.pathname, focus: focus,
       }));
@@ -384,7 +391,7 @@
       if (where.path !== window.location.pathname) return;
       diary.scrollTop = where.top;
       diary.scrollLeft = where.left;
-      const block = where.focus && document.querySelector('.appt[data-id="' + where.focus + '"]');
+      const block = where.focus && blockOf(where.focus);
       if (block) block.focus({ preventScroll: true });
     } catch (e) { /* an unreadable value: the diary opens where it usually does */ }
   }

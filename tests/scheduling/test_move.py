@@ -430,15 +430,28 @@ def test_the_cancel_view_offers_undo(client, front_desk, book, practitioner_a):
 def test_diary_blocks_carry_what_the_move_script_needs_only_where_the_user_may_move(
         client, book, practitioner_a, practitioner_b):
     mine = book(practitioner_a, MONDAY_10)
-    theirs = book(practitioner_b, MONDAY_10)
+    book(practitioner_b, MONDAY_10)
     client.force_login(practitioner_a.user)
     html = client.get(reverse("diary"), {"date": "2030-03-04"}).content.decode()
-    assert (f'data-id="{mine.pk}" data-practitioner="{practitioner_a.pk}" data-start="2030-03-04T10:00" '
-            f'data-end="2030-03-04T10:30" data-move-url="/appointments/{mine.pk}/move/"') in html
-    assert f'data-id="{theirs.pk}"' not in html
+    # The script reads the id from the link and the times from the block's place (rows from 07:00): 10:00–10:30.
+    assert f'<a class="appt" href="/appointments/{mine.pk}/" style="--top:12;--len:2;' in html
+    assert "data-id=" not in html and "data-move-url" not in html
+    # Only the blocks in a column the user may book in move (the column is marked, not each block).
     assert f'data-practitioner="{practitioner_a.pk}" data-date="2030-03-04" data-droppable' in html
     assert f'data-practitioner="{practitioner_b.pk}" data-date="2030-03-04">' in html
     assert 'id="move-dialog"' in html and "js/diary_move.js" in html
+
+
+def test_a_block_across_midnight_is_marked_to_move_from_its_panel_only(client, front_desk, book, practitioner_a):
+    late = book(practitioner_a, sydney(2030, 3, 4, 23), minutes=90)
+    until_midnight = book(practitioner_a, sydney(2030, 3, 5, 23), minutes=60)
+    client.force_login(front_desk)
+    monday = client.get(reverse("diary"), {"date": "2030-03-04"}).content.decode()
+    tuesday = client.get(reverse("diary"), {"date": "2030-03-05"}).content.decode()
+    assert f'<a class="appt span-days" href="/appointments/{late.pk}/"' in monday
+    assert f'<a class="appt span-days" href="/appointments/{late.pk}/"' in tuesday
+    # Ending at midnight stays within its day: it moves on the grid.
+    assert f'<a class="appt" href="/appointments/{until_midnight.pk}/"' in tuesday
 
 
 def test_the_panel_previews_the_move_and_offers_move_on_the_diary(client, front_desk, telehealth_appointment):
