@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from attention.context_processors import COUNT_CACHE_KEY
-from reminders.models import Channel, Kind, Message, MessageStatus, ScheduledReminder
+from reminders.models import Channel, Kind, Message, MessageStatus, ReminderSettings, ScheduledReminder
 from scheduling.models import Appointment
 from tests.conftest import sydney
 
@@ -21,6 +21,7 @@ BOOKING_QUERIES = 18
 
 def test_a_booking_costs_a_fixed_number_of_queries_and_arms_its_reminders(
         client, front_desk, practice, practitioner_a, location, appointment_type, client_record):
+    ReminderSettings.load()  # a practice has its reminder settings (the first read of all creates them)
     client.force_login(front_desk)
     client.get(reverse("diary"))  # the session's once-a-minute save
     form = {"client": client_record.pk, "client_query": "", "practitioner": practitioner_a.pk,
