@@ -12,8 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from reminders import selectors as reminder_selectors
-from reminders.models import Message, MessageStatus, ScheduledReminder
+from reminders.models import InboundMessage, Message, MessageStatus, ScheduledReminder
 from scheduling.models import Appointment
+from scheduling.selectors import diary_url
 from telehealth import selectors as telehealth_selectors
 from telehealth.models import MeetingState, ZoomConnection, ZoomMeeting
 
@@ -44,6 +45,7 @@ def _sources() -> list[QuerySet]:
         telehealth_selectors.connections_on_daily_hold(),
         reminder_selectors.messages_needing_attention(),
         reminder_selectors.scheduled_reminders_needing_attention(),
+        reminder_selectors.cancel_requests_needing_attention(),
     ]
 
 
@@ -152,7 +154,8 @@ def _message_items(messages: list[Message]) -> list[Item]:
         def act(action: str, message: Message = message) -> str:
             return reverse("attention-message", args=[message.pk, action])
 
-        what = f"{message.get_kind_display()} by {message.get_channel_display()} to {message.client}"
+        to = message.client or "an unknown number"
+        what = f"{message.get_kind_display()} by {message.get_channel_display()} to {to}"
         if message.status == MessageStatus.FAILED:
             title = f"Not sent: {what}"
             actions = [Action("Send again", act("send-again"), "primary"),
@@ -191,14 +194,33 @@ def _reminder_items(reminders: list[ScheduledReminder]) -> list[Item]:
     return items
 
 
+def _cancel_request_items(requests: list[InboundMessage]) -> list[Item]:
+    items = []
+    for request in requests:
+        appointment = request.appointment
+        if appointment is None:  # never: the selector lists only requests about a booked appointment
+            continue
+        day = timezone.localtime(appointment.starts_at).date()
+        keep = Action("Keep", reverse("attention-sms", args=[request.pk, "keep"]),
+                      confirm="The appointment stays booked. Let the client know if they expect a call.")
+        items.append(Item("sms", f"Client asks to cancel by SMS: {appointment.client}, {_local(appointment.starts_at)}",
+                          f"They replied “{request.body.strip()[:80]}” to the SMS about their appointment with "
+                          f"{appointment.practitioner}. Cancel it (the usual cancel, from its panel) or keep it.",
+                          request.received_at, appointment, [keep],
+                          link=("Cancel appointment…", diary_url(day, open=appointment.pk))))
+    return items
+
+
 def attention_items() -> list[Item]:
-    meetings, connections, holds, messages, reminders = _sources()
+    meetings, connections, holds, messages, reminders, cancel_requests = _sources()
     items = [
         *_connection_items(list(connections.select_related("practitioner"))),
         *_daily_hold_items(list(holds.select_related("practitioner"))),
         *_meeting_items(list(meetings.select_related("practitioner__zoom_connection"))),
         *_message_items(list(messages.select_related("client", "appointment__practitioner"))),
         *_reminder_items(list(reminders.select_related("appointment__client", "appointment__practitioner"))),
+        *_cancel_request_items(list(cancel_requests.select_related("appointment__client",
+                                                                   "appointment__practitioner"))),
     ]
     items.sort(key=lambda item: item.since or timezone.now())
     return items

@@ -7,4 +7,5 @@ urlpatterns = [
     path("attention/meetings/<int:pk>/<str:action>/", views.meeting_action, name="attention-meeting"),
     path("attention/messages/<int:pk>/<str:action>/", views.message_action, name="attention-message"),
     path("attention/reminders/<int:pk>/<str:action>/", views.reminder_action, name="attention-reminder"),
+    path("attention/sms/<int:pk>/<str:action>/", views.sms_request_action, name="attention-sms"),
 ]

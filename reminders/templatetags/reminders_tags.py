@@ -68,6 +68,12 @@ def client_messages(client) -> dict:
             "show_appointment": True}
 
 
+@register.simple_tag
+def sms_opt_out_for(client):
+    """The client's mobile's SMS opt-out (it replied STOP), or None: ``{% sms_opt_out_for client as opt_out %}``."""
+    return selectors.sms_opt_out_for(client)
+
+
 @register.filter
 def reminder_css(reminder: ScheduledReminder) -> str:
     return REMINDER_CSS.get(reminder.state, "")
