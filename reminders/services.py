@@ -709,10 +709,7 @@ def message_send_again(*, actor: User, message: Message) -> Message:
                          key=f"reply-again:{locked.pk}")
         except IntegrityError:
             raise ApplicationError("Someone already sent this reply again.", code="already_sent") from None
-        _resolve(locked, actor=actor, resolution=Resolution.SENT_AGAIN, now=now, replaced_by=new)
-        audit_record(actor=actor, action="message.sent_again", obj=locked, summary=f"Sent again as message #{new.pk}",
-                     changes={"was": locked.status, "new_message": new.pk})
-        return new
+        return _sent_again(locked, actor=actor, now=now, new=new)
     appointment = Appointment.objects.select_related("client", "practitioner", "location", "zoom_meeting").get(
         pk=locked.appointment_id)
     if locked.kind == Kind.TELEHEALTH:
@@ -730,6 +727,10 @@ def message_send_again(*, actor: User, message: Message) -> Message:
                                    again_after=locked.pk)
         if new is None:
             raise ApplicationError("Someone already sent this reminder again.", code="already_sent")
+    return _sent_again(locked, actor=actor, now=now, new=new)
+
+
+def _sent_again(locked: Message, *, actor: User, now: datetime, new: Message) -> Message:
     # _queue resolved the original as "sent again" (it may have been a send cut off, now UNKNOWN).
     _resolve(locked, actor=actor, resolution=Resolution.SENT_AGAIN, now=now, replaced_by=new)
     audit_record(actor=actor, action="message.sent_again", obj=locked, summary=f"Sent again as message #{new.pk}",

@@ -56,6 +56,8 @@ def appointment_messages(context, appointment, can_change: bool) -> dict:
         "can_send_telehealth": can_send_telehealth,
         "telehealth": telehealth,
         "scheduled": scheduled,
+        # Said before anyone clicks a send button that would be refused.
+        "sms_opt_out": services.sms_opt_out(appointment.client.mobile),
         # One key per form shown (kept for the R7 message's buttons, which post one too).
         "request_key": secrets.token_hex(8),
         "csrf_token": context.get("csrf_token"),

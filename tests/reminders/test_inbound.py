@@ -384,3 +384,32 @@ def test_the_dev_page_replies_through_the_signed_webhook(settings, reminded, cli
     reminded.refresh_from_db()
     assert reminded.confirmed_via == ConfirmedVia.CLIENT_SMS
     assert InboundMessage.objects.get().outcome == InboundOutcome.CONFIRMED
+
+
+def test_the_appointment_panel_says_the_mobile_opted_out(reminded, client, front_desk):
+    client.force_login(front_desk)
+    assert "opted out of SMS" not in client.get(reverse("appointment-detail", args=[reminded.pk])).content.decode()
+    _reply("STOP")
+    page = client.get(reverse("appointment-detail", args=[reminded.pk])).content.decode()
+    assert "This client's mobile opted out of SMS" in page
+
+
+def test_a_failed_reply_can_be_sent_again_from_needs_attention(reminded, client, front_desk, sms_outbox,
+                                                               django_capture_on_commit_callbacks):
+    from reminders.models import MessageStatus
+    from reminders.sms import SmsError, fail_next
+
+    inbound = _reply("Hello")
+    client.force_login(front_desk)
+    fail_next(SmsError("Twilio refused the SMS (21211)", permanent=True))
+    with django_capture_on_commit_callbacks(execute=True):
+        _send_reply(client, inbound, "Thanks, see you soon")
+    failed = Message.objects.get(kind=Kind.REPLY)
+    assert failed.status == MessageStatus.FAILED
+    assert any(item.kind == "message" for item in attention_items())
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("attention-message", args=[failed.pk, "send-again"]))
+    again = Message.objects.filter(kind=Kind.REPLY).exclude(pk=failed.pk).get()
+    assert again.body == "Thanks, see you soon" and again.recipient == MOBILE
+    assert sms_outbox[-1].body == "Thanks, see you soon"
+    assert not any(item.kind == "message" for item in attention_items())
