@@ -148,6 +148,9 @@ def inbound_sms_receive(*, provider_id: str, from_number: str, to_number: str = 
 
     No credits are spent: replies cost nothing. The app's answer to Twilio is empty (no auto-reply).
     """
+    # PostgreSQL refuses NUL in text: dropped, so a stray one can't fail the webhook (and Twilio retry it forever).
+    provider_id, from_number, to_number, body = (value.replace("\x00", "") for value in
+                                                 (provider_id, from_number, to_number, body))
     if not provider_id:
         raise ApplicationError("The request has no MessageSid.", code="invalid")
     existing = InboundMessage.objects.filter(provider_id=provider_id).first()

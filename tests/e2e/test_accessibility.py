@@ -45,6 +45,7 @@ def _pages(live_server, day, appointment) -> list[tuple[str, str]]:
         ("messages", f"{live_server.url}/messages/"),
         ("credits", f"{live_server.url}/credits/"),
         ("needs-attention", f"{live_server.url}/attention/"),
+        ("inbox", f"{live_server.url}/inbox/"),
         ("options", f"{live_server.url}/options/"),
         ("options-setup", f"{live_server.url}/options/setup/"),
     ]

@@ -413,3 +413,10 @@ def test_a_failed_reply_can_be_sent_again_from_needs_attention(reminded, client,
     assert again.body == "Thanks, see you soon" and again.recipient == MOBILE
     assert sms_outbox[-1].body == "Thanks, see you soon"
     assert not any(item.kind == "message" for item in attention_items())
+
+
+def test_a_nul_in_the_body_is_dropped_and_a_missing_sid_is_a_400(reminded):
+    assert _reply("Hi\x00 there").body == "Hi there"
+    data = _params("Y")
+    del data["MessageSid"]
+    assert _post(data).status_code == 400
