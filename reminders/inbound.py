@@ -243,6 +243,7 @@ def inbound_reply(*, actor: User, inbound: InboundMessage, body: str, request_ke
                                            client=inbound.client)
         except IntegrityError:
             raise ApplicationError("This reply was already sent.", code="already_sent") from None
-        InboundMessage.objects.filter(pk=inbound.pk, handled_at__isnull=True).update(
-            handled_at=timezone.now(), handled_by=actor, handled_note="Replied")
+        if InboundMessage.objects.filter(pk=inbound.pk, handled_at__isnull=True).update(
+                handled_at=timezone.now(), handled_by=actor, handled_note="Replied"):
+            audit_record(actor=actor, action="sms.handled", obj=inbound, summary=f"Replied (message #{message.pk})")
     return message

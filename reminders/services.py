@@ -624,7 +624,10 @@ def messages_recover(*, now: datetime | None = None) -> int:
 
 def _message_for_action(message: Message, now: datetime) -> Message:
     """The message, locked, if a person may act on it: failed, unknown, or a send cut off (stale SENDING)."""
-    locked = Message.objects.select_for_update().select_related("appointment", "client").get(pk=message.pk)
+    # Only the message row is locked: a reply's appointment and client may be missing (an outer join, which
+    # PostgreSQL can't lock).
+    locked = (Message.objects.select_for_update(of=("self",)).select_related("appointment", "client")
+              .get(pk=message.pk))
     if locked.resolution:
         who = f" by {locked.resolved_by.get_full_name() or locked.resolved_by.username}" if locked.resolved_by else ""
         raise ApplicationError(f"This message was already dealt with: {locked.get_resolution_display().lower()}"
