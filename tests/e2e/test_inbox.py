@@ -58,3 +58,23 @@ def test_the_inbox_reads_and_replies(page, live_server, size, inbox, front_desk,
     expect(page.locator(".inbox-item.unread")).to_have_count(1)
     assert Message.objects.filter(kind=Kind.REPLY, credits=2).count() == 1
     assert not problems, "\n".join(problems)
+
+
+def test_reply_as_a_client_on_the_development_page(page, live_server, settings, book, practitioner_a, booking_day,
+                                                   front_desk, credits, client_record):
+    """`make run`'s way to try two-way SMS: the page signs the reply like Twilio and posts it to the real webhook."""
+    from reminders.services import usual_reminder_queue
+
+    settings.SMS_BACKEND = "console"  # development: the page is there
+    settings.TWILIO_AUTH_TOKEN = "development-token"
+    appointment = book(practitioner_a, local(booking_day, time(10)))
+    usual_reminder_queue(actor=front_desk, appointment=appointment, channel="sms")
+    login(page, live_server, front_desk)
+    page.goto(f"{live_server.url}/inbox/")
+    page.get_by_role("link", name="Reply as a client (development)").click()
+    page.get_by_label("Answer this SMS").select_option(index=1)
+    page.get_by_label("Reply", exact=True).fill("yes")
+    page.get_by_role("button", name="Send as the client").click()
+    expect(page.locator(".messages")).to_contain_text("Reply received: confirmed the appointment")
+    appointment.refresh_from_db()
+    assert appointment.confirmed_via == "sms"
