@@ -12,9 +12,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from reminders import selectors as reminder_selectors
-from reminders.models import Message, MessageStatus, ScheduledReminder
+from reminders.models import InboundMessage, Message, MessageStatus, ScheduledReminder
 from scheduling import selectors as scheduling_selectors
 from scheduling.models import Appointment
+from scheduling.selectors import diary_url
 from telehealth import selectors as telehealth_selectors
 from telehealth.models import MeetingState, OrphanSweep, ZoomConnection, ZoomDailyUsage, ZoomMeeting
 from telehealth.services import next_utc_midnight
@@ -49,6 +50,7 @@ def _sources() -> list[QuerySet]:
         reminder_selectors.messages_needing_attention(),
         reminder_selectors.scheduled_reminders_needing_attention(),
         scheduling_selectors.client_cancels_needing_attention(),
+        reminder_selectors.cancel_requests_needing_attention(),
     ]
 
 
@@ -191,7 +193,8 @@ def _message_items(messages: list[Message]) -> list[Item]:
         def act(action: str, message: Message = message) -> str:
             return reverse("attention-message", args=[message.pk, action])
 
-        what = f"{message.get_kind_display()} by {message.get_channel_display()} to {message.client}"
+        to = message.client or "an unknown number"
+        what = f"{message.get_kind_display()} by {message.get_channel_display()} to {to}"
         if message.status == MessageStatus.FAILED:
             title = f"Not sent: {what}"
             actions = [Action("Send again", act("send-again"), "primary"),
@@ -241,8 +244,26 @@ def _client_cancel_items(appointments: list[Appointment]) -> list[Item]:
     ]
 
 
+def _cancel_request_items(requests: list[InboundMessage]) -> list[Item]:
+    items = []
+    for request in requests:
+        appointment = request.appointment
+        if appointment is None:  # never: the selector lists only requests about a booked appointment
+            continue
+        day = timezone.localtime(appointment.starts_at).date()
+        keep = Action("Keep", reverse("attention-sms", args=[request.pk, "keep"]),
+                      confirm="The appointment stays booked. Let the client know if they expect a call.")
+        items.append(Item("sms", f"Client asks to cancel by SMS: {appointment.client}, {_local(appointment.starts_at)}",
+                          f"They replied “{request.body.strip()[:80]}” to the SMS about their appointment with "
+                          f"{appointment.practitioner}. Cancel it (the usual cancel, from its panel) or keep it.",
+                          request.received_at, appointment, [keep],
+                          link=("Cancel appointment…", diary_url(day, open=appointment.pk))))
+    return items
+
+
 def attention_items() -> list[Item]:
-    meetings, connections, holds, usage_warnings, sweeps, messages, reminders, client_cancels = _sources()
+    (meetings, connections, holds, usage_warnings, sweeps, messages, reminders, client_cancels,
+     cancel_requests) = _sources()
     items = [
         *_connection_items(list(connections.select_related("practitioner"))),
         *_daily_hold_items(list(holds.select_related("practitioner"))),
@@ -252,6 +273,8 @@ def attention_items() -> list[Item]:
         *_message_items(list(messages.select_related("client", "appointment__practitioner"))),
         *_reminder_items(list(reminders.select_related("appointment__client", "appointment__practitioner"))),
         *_client_cancel_items(list(client_cancels.select_related("client", "practitioner"))),
+        *_cancel_request_items(list(cancel_requests.select_related("appointment__client",
+                                                                   "appointment__practitioner"))),
     ]
     items.sort(key=lambda item: item.since or timezone.now())
     return items

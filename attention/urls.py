@@ -9,4 +9,5 @@ urlpatterns = [
     path("attention/zoom-sweeps/<int:pk>/dismiss/", views.orphan_sweep_dismiss, name="attention-sweep"),
     path("attention/appointments/<int:pk>/<str:action>/", views.appointment_action, name="attention-appointment"),
     path("attention/reminders/<int:pk>/<str:action>/", views.reminder_action, name="attention-reminder"),
+    path("attention/sms/<int:pk>/<str:action>/", views.sms_request_action, name="attention-sms"),
 ]

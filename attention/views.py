@@ -10,8 +10,9 @@ from attention import selectors
 from practice import roles
 from practice.errors import ApplicationError
 from practice.http import AuthedRequest, role_required
+from reminders import inbound as reminder_inbound
 from reminders import services as reminder_services
-from reminders.models import Message, ScheduledReminder
+from reminders.models import InboundMessage, InboundOutcome, Message, ScheduledReminder
 from scheduling import services as scheduling_services
 from scheduling.models import Appointment
 from telehealth import services as telehealth_services
@@ -53,6 +54,11 @@ REMINDER_ACTIONS: dict[str, tuple[Callable, str]] = {
 APPOINTMENT_ACTIONS: dict[str, tuple[Callable, str]] = {
     "seen": (lambda actor, row: scheduling_services.client_cancel_acknowledge(actor=actor, appointment=row),
              "Marked seen."),
+}
+SMS_REQUEST_ACTIONS: dict[str, tuple[Callable, str]] = {
+    "keep": (lambda actor, row: reminder_inbound.inbound_mark_handled(actor=actor, inbound=row,
+                                                                      note="Kept the appointment"),
+             "The appointment stays booked."),
 }
 
 
@@ -108,3 +114,12 @@ def orphan_sweep_dismiss(request: AuthedRequest, pk: int) -> HttpResponse:
 @desk_or_admin
 def appointment_action(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
     return _act(request, Appointment, pk, APPOINTMENT_ACTIONS, action)
+
+
+@require_POST
+@desk_or_admin
+def sms_request_action(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
+    if action not in SMS_REQUEST_ACTIONS:
+        raise Http404("No such action.")
+    get_object_or_404(InboundMessage, pk=pk, outcome=InboundOutcome.CANCEL_REQUEST)
+    return _act(request, InboundMessage, pk, SMS_REQUEST_ACTIONS, action)

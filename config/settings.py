@@ -216,7 +216,9 @@ ZOOM_READ_TIMEOUT = env.float("ZOOM_READ_TIMEOUT", default=10.0)
 # SMS: "console" (the embedded default), "locmem" (tests) or "twilio", or a dotted path to a backend class.
 SMS_BACKEND = env("SMS_BACKEND", default="console")
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
-TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
+# In development a stand-in token lets the "reply as a client" page (/dev/sms-reply/) sign its requests to the
+# inbound webhook; without DEBUG there is none, so no webhook is accepted until the real token is set.
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="development-only-twilio-token" if DEBUG else "")
 TWILIO_MESSAGING_SERVICE_SID = env("TWILIO_MESSAGING_SERVICE_SID", default="")
 TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", default="")
 TWILIO_TIMEOUT = env.float("TWILIO_TIMEOUT", default=10.0)

@@ -19,6 +19,7 @@ class Channel(models.TextChoices):
 class Kind(models.TextChoices):
     TELEHEALTH = "telehealth", "Telehealth details"
     USUAL = "usual", "Usual reminder"
+    REPLY = "reply", "Reply"  # a person's answer to an inbound SMS, from the Inbox
 
 
 class MessageStatus(models.TextChoices):
@@ -113,10 +114,15 @@ class UsualTemplate(models.Model):
 
 
 class Message(models.Model):
-    """One SMS or email to a client, from queueing to the provider's last word."""
+    """One SMS or email to a client, from queueing to the provider's last word.
 
-    appointment = models.ForeignKey(Appointment, on_delete=models.PROTECT, related_name="messages")
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="messages")
+    Reminders and telehealth details always have an appointment and a client; a reply from the Inbox has what the
+    inbound SMS was matched to, which may be nothing (a number no client has).
+    """
+
+    appointment = models.ForeignKey(Appointment, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="messages")
+    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.PROTECT, related_name="messages")
     channel = models.CharField(max_length=5, choices=Channel.choices)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     # At most one message per key: (kind, channel, appointment, and the appointment's time or the send request).
@@ -199,6 +205,7 @@ class ScheduledReminder(models.Model):
         NO_CONTACT = "no_contact", "No mobile or email"
         TOO_LATE = "too_late", "Too late"
         ERROR = "error", "Refused"
+        OPTED_OUT = "opted_out", "Opted out of SMS"  # the client replied STOP: skipped, their choice
 
     appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="scheduled_reminders")
     channel = models.CharField(max_length=5, choices=Channel.choices)
@@ -223,3 +230,73 @@ class ScheduledReminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} reminder for appointment #{self.appointment_id} due {self.due_at}"
+
+
+class InboundOutcome(models.TextChoices):
+    """What the app did with an inbound SMS."""
+
+    CONFIRMED = "confirmed", "Confirmed the appointment"
+    CANCEL_REQUEST = "cancel_request", "Asked to cancel"  # listed in Needs attention until staff decide
+    OPTED_OUT = "opted_out", "Opted out of SMS"
+    OPTED_IN = "opted_in", "Opted back in to SMS"
+    INBOX = "inbox", "For a person to read"  # free text, or a Y/N the app could not act on
+
+
+class InboundMessage(models.Model):
+    """One SMS a client (or anyone) sent to the practice's number, received by Twilio's inbound webhook.
+
+    Stored once per Twilio MessageSid, so a webhook Twilio retries changes nothing twice. The body is client data:
+    it is shown in the app only, never logged or put in the audit trail.
+    """
+
+    provider_id = models.CharField(max_length=64, unique=True)  # Twilio's MessageSid
+    from_number = models.CharField(max_length=32, db_index=True)  # E.164 when it parses
+    to_number = models.CharField(max_length=32, blank=True)
+    body = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The appointment the last outbound SMS to this number was about.
+    appointment = models.ForeignKey(Appointment, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="inbound_messages")
+    outcome = models.CharField(max_length=16, choices=InboundOutcome.choices)
+    note = models.CharField(max_length=300, blank=True)  # why the app did what it did, for the desk
+    # Inbox messages and cancellation requests wait for a person; the rest are handled by the app on arrival.
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    handled_note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        indexes = [models.Index(fields=["outcome", "handled_at"])]
+
+    def __str__(self) -> str:
+        return f"Inbound SMS #{self.pk}"
+
+    @property
+    def is_unread(self) -> bool:
+        return self.outcome == InboundOutcome.INBOX and self.handled_at is None
+
+
+class SmsOptOut(models.Model):
+    """A mobile number that replied STOP (or another opt-out word): no SMS goes to it until it replies START.
+
+    Keyed by the number, not the client: the phone's owner opted out, whoever else shares the number, and Twilio
+    itself blocks messages to it.
+    """
+
+    number = models.CharField(max_length=32, unique=True)  # E.164
+    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    opted_out_at = models.DateTimeField(null=True, blank=True)  # empty: opted back in
+    opted_in_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "SMS opt-out"
+
+    def __str__(self) -> str:
+        return f"SMS opt-out #{self.pk}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.opted_out_at is not None

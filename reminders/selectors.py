@@ -5,7 +5,15 @@ from django.utils import timezone
 
 from practice.models import Practice
 from practice.timezones import day_bounds
-from reminders.models import CreditEntry, Message, MessageStatus, ScheduledReminder
+from reminders.models import (
+    CreditEntry,
+    InboundMessage,
+    InboundOutcome,
+    Message,
+    MessageStatus,
+    ScheduledReminder,
+    SmsOptOut,
+)
 from scheduling.models import Appointment, Status
 
 
@@ -86,3 +94,28 @@ def scheduled_reminders_needing_attention(*, now: datetime | None = None) -> Que
                     resolved_at__isnull=True, appointment__status=Status.BOOKED,
                     appointment__starts_at=F("for_starts_at"), appointment__ends_at__gt=now)
             .order_by("updated_at", "pk"))
+
+
+def cancel_requests_needing_attention(*, now: datetime | None = None) -> QuerySet[InboundMessage]:
+    """Cancellation requests (an SMS "N") for staff to decide (Needs attention), oldest first.
+
+    A request leaves the list when staff keep the appointment (``inbound.inbound_mark_handled``), when it is
+    cancelled through the normal cancel service (from its panel) or otherwise no longer booked, or once it has ended.
+    """
+    now = now or timezone.now()
+    return (InboundMessage.objects
+            .filter(outcome=InboundOutcome.CANCEL_REQUEST, handled_at__isnull=True,
+                    appointment__status=Status.BOOKED, appointment__ends_at__gt=now)
+            .order_by("received_at", "pk"))
+
+
+def inbox_messages() -> QuerySet[InboundMessage]:
+    """The Inbox: every inbound SMS, newest first, with the client and appointment it was matched to."""
+    return InboundMessage.objects.select_related("client", "appointment__practitioner", "handled_by")
+
+
+def sms_opt_out_for(client) -> SmsOptOut | None:
+    """The client's mobile's opt-out, if it replied STOP (and not START since)."""
+    if not client.mobile:
+        return None
+    return SmsOptOut.objects.filter(number=client.mobile, opted_out_at__isnull=False).first()

@@ -26,18 +26,21 @@ from django.utils.html import linebreaks, urlize
 
 from practice.audit import audit_record, field_changes
 from practice.errors import ApplicationError
-from practice.models import Practice
+from practice.models import Client, Practice
 from reminders import fixed, segments, usual
 from reminders.models import (
     PURCHASE_MAX,
     Channel,
     CreditEntry,
+    InboundMessage,
+    InboundOutcome,
     Kind,
     Message,
     MessageStatus,
     ReminderSettings,
     Resolution,
     ScheduledReminder,
+    SmsOptOut,
     UsualTemplate,
 )
 from reminders.sms import SmsError, get_backend, status_is_newer
@@ -61,21 +64,34 @@ def credits_balance() -> int:
     return CreditEntry.objects.aggregate(total=Sum("amount"))["total"] or 0
 
 
-def credits_balance_and_warning() -> tuple[int, int]:
-    """The balance and the low-balance threshold in one query, for the top bar of every page.
+@dataclass(frozen=True)
+class TopBarFigures:
+    sms_credits: int
+    low_balance_warning: int
+    inbox_unread: int
+
+
+def top_bar_figures() -> TopBarFigures:
+    """The SMS credit balance, the low-balance threshold and the Inbox's unread count in one query, for the top
+    bar of every page.
 
     A read only (no get_or_create), so a page costs the same whether or not the settings row exists yet.
     """
     quote = connection.ops.quote_name
     amount = quote(CreditEntry._meta.get_field("amount").column)
     warning_column = quote(ReminderSettings._meta.get_field("low_balance_warning").column)
+    inbound = InboundMessage._meta
+    outcome = quote(inbound.get_field("outcome").column)
+    handled = quote(inbound.get_field("handled_at").column)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT (SELECT COALESCE(SUM({amount}), 0) FROM {quote(CreditEntry._meta.db_table)}), "  # noqa: S608
-            f"(SELECT {warning_column} FROM {quote(ReminderSettings._meta.db_table)} WHERE id = 1)")
-        balance, warning = cursor.fetchone()
+            f"(SELECT {warning_column} FROM {quote(ReminderSettings._meta.db_table)} WHERE id = 1), "
+            f"(SELECT COUNT(*) FROM {quote(inbound.db_table)} WHERE {outcome} = %s AND {handled} IS NULL)",
+            [InboundOutcome.INBOX])
+        balance, warning, unread = cursor.fetchone()
     default = ReminderSettings._meta.get_field("low_balance_warning").default
-    return int(balance), default if warning is None else warning
+    return TopBarFigures(int(balance), default if warning is None else warning, int(unread))
 
 
 @transaction.atomic
@@ -169,38 +185,75 @@ def _recipient(appointment: Appointment, channel: str) -> str:
     return recipient
 
 
+def sms_opt_out(number: str) -> SmsOptOut | None:
+    """The number's opt-out if it replied STOP and not START since; None when SMS may go to it."""
+    if not number:
+        return None
+    return SmsOptOut.objects.filter(number=number, opted_out_at__isnull=False).first()
+
+
+def _opted_out_error(opt_out: SmsOptOut) -> ApplicationError:
+    local = opt_out.opted_out_at.astimezone(Practice.load().zone) if opt_out.opted_out_at else None
+    since = f" since {local.day} {local:%b %Y}" if local else ""
+    return ApplicationError(f"Not sent: this mobile opted out of SMS{since} (it replied STOP). It receives SMS again "
+                            "once the client replies START.", code="opted_out")
+
+
+def _refuse_if_opted_out(channel: str, recipient: str) -> None:
+    if channel == Channel.SMS and (opt_out := sms_opt_out(recipient)) is not None:
+        raise _opted_out_error(opt_out)
+
+
 def _one_line(text: str) -> str:
     """A header value (subject, From name) on one line: CR/LF in stored data must never fail every email."""
     return " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", text).split())
 
 
-def _queue(*, actor: User | AnonymousUser | None, appointment: Appointment, draft: Draft, key: str) -> Message:
+def _queue(*, actor: User | AnonymousUser | None, appointment: Appointment | None, draft: Draft, key: str,
+           client: Client | None = None) -> Message:
     """Save the message and its debit, then send after commit. Raises IntegrityError if the key exists.
 
-    Earlier failed or unknown messages of the same kind and channel for the appointment are resolved as
-    "sent again" by this one: the new send is the answer to them, so they leave Needs attention.
+    Refused (ApplicationError "opted_out") for an SMS to a number that replied STOP. Earlier failed or unknown
+    messages of the same kind and channel for the appointment are resolved as "sent again" by this one: the new
+    send is the answer to them, so they leave Needs attention (not for replies: each says something else).
+    ``client`` defaults to the appointment's; a reply to an unknown number has neither.
     """
+    _refuse_if_opted_out(draft.channel, draft.recipient)
     sender = actor if actor is not None and actor.is_authenticated else None
-    message = Message(appointment=appointment, client=appointment.client, channel=draft.channel, kind=draft.kind,
+    if client is None and appointment is not None:
+        client = appointment.client
+    message = Message(appointment=appointment, client=client, channel=draft.channel, kind=draft.kind,
                       key=key, recipient=draft.recipient, subject=_one_line(draft.subject), body=draft.body,
                       credits=draft.credits, sent_by=sender)
+    about = f"appointment #{appointment.pk}" if appointment is not None else "no appointment"
     with transaction.atomic():
         message.save()
         if message.credits:
             _debit(message)
         audit_record(actor=actor, action="message.queued", obj=message,
-                     summary=f"{message.get_kind_display()} by {message.get_channel_display()} for appointment "
-                             f"#{appointment.pk}", changes={"appointment": appointment.pk, "credits": message.credits})
-        Message.objects.filter(
-            appointment=appointment, kind=draft.kind, channel=draft.channel, resolution="",
-            status__in=[MessageStatus.FAILED, MessageStatus.UNKNOWN],
-        ).exclude(pk=message.pk).update(resolution=Resolution.SENT_AGAIN, resolved_at=timezone.now(),
-                                        resolved_by=sender, replaced_by=message)
+                     summary=f"{message.get_kind_display()} by {message.get_channel_display()} for {about}",
+                     changes={"appointment": appointment.pk if appointment else None, "credits": message.credits})
+        if appointment is not None and draft.kind != Kind.REPLY:
+            Message.objects.filter(
+                appointment=appointment, kind=draft.kind, channel=draft.channel, resolution="",
+                status__in=[MessageStatus.FAILED, MessageStatus.UNKNOWN],
+            ).exclude(pk=message.pk).update(resolution=Resolution.SENT_AGAIN, resolved_at=timezone.now(),
+                                            resolved_by=sender, replaced_by=message)
     from reminders.tasks import message_send
 
     # Only the id travels to Celery (no patient data in task arguments).
     transaction.on_commit(lambda: message_send.delay(message.pk), robust=True)
     return message
+
+
+def reply_queue(*, actor: User, recipient: str, body: str, key: str, appointment: Appointment | None = None,
+                client: Client | None = None) -> Message:
+    """An SMS answering a client's inbound SMS (the Inbox): 1 credit per segment, like a usual SMS (R12).
+
+    Raises IntegrityError when ``key`` was used already (a double click), ApplicationError when refused.
+    """
+    draft = Draft(Channel.SMS, Kind.REPLY, recipient, "", body, segments.usual_sms_credits(body))
+    return _queue(actor=actor, appointment=appointment, client=client, draft=draft, key=key)
 
 
 def _telehealth_details(appointment: Appointment) -> fixed.TelehealthDetails:
@@ -466,7 +519,7 @@ class MeetingChanged(Exception):
 
 
 def _check_meeting_unchanged(message: Message) -> None:
-    if message.kind != Kind.TELEHEALTH:
+    if message.kind != Kind.TELEHEALTH or message.appointment_id is None:
         return
     appointment = Appointment.objects.select_related("zoom_meeting").get(pk=message.appointment_id)
     queued_for = message.key.split(":")[3]
@@ -478,6 +531,8 @@ def _check_meeting_unchanged(message: Message) -> None:
 
 def _deliver(message: Message) -> tuple[str, str]:
     _check_meeting_unchanged(message)
+    # The client may have replied STOP after this was queued: it fails (refunded) instead of going out.
+    _refuse_if_opted_out(message.channel, message.recipient)
     if message.channel == Channel.SMS:
         result = get_backend().send(to=message.recipient, body=message.body, status_callback=_status_callback_url())
         return result.provider_id, result.status
@@ -486,7 +541,7 @@ def _deliver(message: Message) -> tuple[str, str]:
     if message.kind == Kind.USUAL:
         # urlize: a {client_link} is a link in the HTML part too (it escapes the rest).
         email.attach_alternative(linebreaks(urlize(message.body, autoescape=True)), "text/html")
-    if message.kind == Kind.TELEHEALTH:
+    if message.kind == Kind.TELEHEALTH and message.appointment_id is not None:
         # The HTML part and the calendar invitation, from the same meeting the text was made from.
         appointment = Appointment.objects.select_related("zoom_meeting", "client", "practitioner").get(
             pk=message.appointment_id)
@@ -575,7 +630,10 @@ def messages_recover(*, now: datetime | None = None) -> int:
 
 def _message_for_action(message: Message, now: datetime) -> Message:
     """The message, locked, if a person may act on it: failed, unknown, or a send cut off (stale SENDING)."""
-    locked = Message.objects.select_for_update().select_related("appointment", "client").get(pk=message.pk)
+    # Only the message row is locked: a reply's appointment and client may be missing (an outer join, which
+    # PostgreSQL can't lock).
+    locked = (Message.objects.select_for_update(of=("self",)).select_related("appointment", "client")
+              .get(pk=message.pk))
     if locked.resolution:
         who = f" by {locked.resolved_by.get_full_name() or locked.resolved_by.username}" if locked.resolved_by else ""
         raise ApplicationError(f"This message was already dealt with: {locked.get_resolution_display().lower()}"
@@ -651,9 +709,18 @@ def message_send_again(*, actor: User, message: Message) -> Message:
     """
     now = timezone.now()
     locked = _message_for_action(message, now)
+    new: Message | None
+    # A reply: the same words to the same number, whatever became of the appointment.
+    if locked.kind == Kind.REPLY or locked.appointment_id is None:
+        try:
+            new = _queue(actor=actor, appointment=locked.appointment, client=locked.client,
+                         draft=Draft(locked.channel, Kind.REPLY, locked.recipient, "", locked.body, locked.credits),
+                         key=f"reply-again:{locked.pk}")
+        except IntegrityError:
+            raise ApplicationError("Someone already sent this reply again.", code="already_sent") from None
+        return _sent_again(locked, actor=actor, now=now, new=new)
     appointment = Appointment.objects.select_related("client", "practitioner", "location", "zoom_meeting").get(
         pk=locked.appointment_id)
-    new: Message | None
     if locked.kind == Kind.TELEHEALTH:
         latest = telehealth_last_sent(appointment, locked.channel)
         if latest is not None and latest.pk != locked.pk:
@@ -669,6 +736,10 @@ def message_send_again(*, actor: User, message: Message) -> Message:
                                    again_after=locked.pk)
         if new is None:
             raise ApplicationError("Someone already sent this reminder again.", code="already_sent")
+    return _sent_again(locked, actor=actor, now=now, new=new)
+
+
+def _sent_again(locked: Message, *, actor: User, now: datetime, new: Message) -> Message:
     # _queue resolved the original as "sent again" (it may have been a send cut off, now UNKNOWN).
     _resolve(locked, actor=actor, resolution=Resolution.SENT_AGAIN, now=now, replaced_by=new)
     audit_record(actor=actor, action="message.sent_again", obj=locked, summary=f"Sent again as message #{new.pk}",
@@ -871,6 +942,8 @@ def _send_scheduled(reminder: ScheduledReminder, now: datetime) -> bool:
             if exc.code == "no_credits":
                 outcome, reason = State.HELD, Reason.NO_CREDITS
                 note = f"{exc.message} It is sent automatically once credits are added."
+            elif exc.code == "opted_out":  # the client's choice, like "not wanted": shown, not listed for action
+                outcome, reason = State.SKIPPED, Reason.OPTED_OUT
             else:
                 reason = Reason.NO_CONTACT if exc.code == "no_contact" else Reason.ERROR
             logger.warning("Reminder for appointment %s by %s not sent: %s", appointment.pk, reminder.channel,

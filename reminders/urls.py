@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reminders import views
+from reminders import dev, views
 
 urlpatterns = [
     path("appointments/<int:pk>/send/<str:channel>/", views.telehealth_send, name="telehealth-send"),
@@ -15,4 +15,11 @@ urlpatterns = [
     path("messages/", views.message_log, name="messages"),
     path("credits/", views.credits_page, name="credits"),
     path("webhooks/twilio/status/", views.twilio_status, name="twilio-status"),
+    path("webhooks/twilio/inbound/", views.twilio_inbound, name="twilio-inbound"),
+    path("inbox/", views.inbox, name="inbox"),
+    path("inbox/<int:pk>/", views.inbox_message, name="inbox-message"),
+    path("inbox/<int:pk>/handled/", views.inbox_handled, name="inbox-handled"),
+    path("inbox/reply-preview/", views.inbox_reply_preview, name="inbox-reply-preview"),
+    # Development only (404 otherwise): reply to an SMS as the client, through the signed inbound webhook.
+    path("dev/sms-reply/", dev.sms_reply, name="dev-sms-reply"),
 ]

@@ -1,10 +1,11 @@
+import secrets
 from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,9 +17,9 @@ from practice.errors import ApplicationError
 from practice.http import AuthedRequest, done, role_required
 from practice.phones import mobile_display
 from practice.timezones import parse_day
-from reminders import selectors, services, usual
+from reminders import dev, inbound, segments, selectors, services, usual
 from reminders.forms import BulkForm, CreditPurchaseForm, MessageFilterForm, ReminderSettingsForm, UsualTemplateForm
-from reminders.models import Channel, Message, ReminderSettings, ScheduledReminder
+from reminders.models import Channel, InboundMessage, Message, ReminderSettings, ScheduledReminder
 from reminders.sms import twilio_signature_is_valid
 from scheduling import services as scheduling_services
 from scheduling.models import Appointment
@@ -229,14 +230,104 @@ def credits_page(request: AuthedRequest) -> HttpResponse:
                                                       "settings": ReminderSettings.load(), "layout": layout})
 
 
+def _twilio_signed_params(request: HttpRequest) -> dict[str, str] | None:
+    """The POSTed parameters of a Twilio webhook if X-Twilio-Signature is valid for them; None otherwise."""
+    params = {key: request.POST.get(key, "") for key in request.POST}
+    if not twilio_signature_is_valid(url=request.build_absolute_uri(), params=params,
+                                     signature=request.headers.get("X-Twilio-Signature")):
+        return None
+    return params
+
+
 @csrf_exempt  # Twilio can't send our CSRF token; its own signature is checked instead (RELIABILITY.md 9)
 @login_not_required
 @require_POST
 def twilio_status(request: HttpRequest) -> HttpResponse:
-    params = {key: request.POST.get(key, "") for key in request.POST}
-    if not twilio_signature_is_valid(url=request.build_absolute_uri(), params=params,
-                                     signature=request.headers.get("X-Twilio-Signature")):
+    params = _twilio_signed_params(request)
+    if params is None:
         return HttpResponseForbidden("Invalid signature.")
     services.provider_status_update(provider_id=params.get("MessageSid", ""), status=params.get("MessageStatus", ""),
                                     error_code=params.get("ErrorCode", ""))
     return HttpResponse(status=204)
+
+
+# Empty TwiML: Twilio sends no automatic answer (an answer would be an SMS the practice pays for).
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+@csrf_exempt  # as the status callback: Twilio's signature instead of a CSRF token
+@login_not_required
+@require_POST
+def twilio_inbound(request: HttpRequest) -> HttpResponse:
+    """An SMS a client sent to the practice's number: stored once per MessageSid and acted on (reminders.inbound)."""
+    params = _twilio_signed_params(request)
+    if params is None:
+        return HttpResponseForbidden("Invalid signature.")
+    try:
+        inbound.inbound_sms_receive(provider_id=params.get("MessageSid", ""), from_number=params.get("From", ""),
+                                    to_number=params.get("To", ""), body=params.get("Body", ""))
+    except ApplicationError as exc:
+        return HttpResponseBadRequest(exc.message)
+    return HttpResponse(EMPTY_TWIML, content_type="text/xml")
+
+
+# The Inbox --------------------------------------------------------------------------------------------------
+
+@require_GET
+@desk_or_admin
+def inbox(request: AuthedRequest) -> HttpResponse:
+    page = Paginator(selectors.inbox_messages(), 50).get_page(request.GET.get("page"))
+    return render(request, "reminders/inbox.html", {"page": page, "title": "Inbox",
+                                                    "dev_reply": dev.enabled()})
+
+
+def _reply_context(message: InboundMessage, body: str = "") -> dict:
+    return {"message": message, "body": body, "request_key": secrets.token_hex(8),
+            "preview": _reply_preview(body), "opt_out": services.sms_opt_out(message.from_number),
+            "title": "Inbox"}
+
+
+def _reply_preview(body: str) -> dict:
+    text = body.replace("\r\n", "\n").strip()
+    info = segments.sms_segments(text)
+    return {"length": len(text), "segments": info.segments, "encoding": info.encoding,
+            "credits": segments.usual_sms_credits(text) if text else 0, "max": inbound.REPLY_MAX}
+
+
+@desk_or_admin
+def inbox_message(request: AuthedRequest, pk: int) -> HttpResponse:
+    """One inbound SMS: who sent it, what the app did, and a reply (1 credit per segment) or "Mark handled"."""
+    message = get_object_or_404(selectors.inbox_messages(), pk=pk)
+    if request.method == "POST":
+        body = request.POST.get("body", "")
+        try:
+            sent = inbound.inbound_reply(actor=request.user, inbound=message, body=body,
+                                         request_key=request.POST.get("request_key", ""))
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return render(request, "reminders/inbox_message.html", _reply_context(message, body), status=200)
+        sent.refresh_from_db()  # sending ran after the commit
+        messages.success(request, f"Reply sent ({sent.credits} credit{'s' if sent.credits != 1 else ''}): "
+                                  f"{sent.get_status_display()}.")
+        return done(request, reverse("inbox"))
+    return render(request, "reminders/inbox_message.html", _reply_context(message))
+
+
+@require_POST
+@desk_or_admin
+def inbox_reply_preview(request: AuthedRequest) -> HttpResponse:
+    """The reply's length, segments and credits while it is typed (htmx)."""
+    return render(request, "reminders/_reply_preview.html", {"preview": _reply_preview(request.POST.get("body", ""))})
+
+
+@require_POST
+@desk_or_admin
+def inbox_handled(request: AuthedRequest, pk: int) -> HttpResponse:
+    message = get_object_or_404(InboundMessage, pk=pk)
+    try:
+        inbound.inbound_mark_handled(actor=request.user, inbound=message)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Marked handled.")
+    return done(request, reverse("inbox"))

@@ -50,6 +50,8 @@ def _url(world, name: str) -> str:
         return reverse(name, args=[world["other"].practitioner_id])
     if name.startswith("client-page"):
         return reverse(name, args=["aaaaaaaaaaaaa"])  # no such code: a plain 404 for everyone, never a login
+    if name in ("inbox-message", "inbox-handled"):
+        return reverse(name, args=[999999])
     if name.startswith("attention-"):
         return reverse(name, args=[0, "resolve"])  # no such row: the role check comes first, then 404
     return reverse(name)
@@ -118,6 +120,14 @@ TABLE = [
     ("reminder-templates", "get", None, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
     ("reminder-template-preview", "post", {}, {ANON: 302, DESK: 403, PRAC: 403, ADMIN: 200}),
     ("twilio-status", "post", {}, {ANON: 403, DESK: 403, PRAC: 403, ADMIN: 403}),
+    ("twilio-inbound", "post", {}, {ANON: 403, DESK: 403, PRAC: 403, ADMIN: 403}),  # unsigned
+    ("inbox", "get", None, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
+    ("inbox-message", "get", None, {ANON: 302, DESK: 404, PRAC: 403, ADMIN: 404}),  # no such message
+    ("inbox-message", "post", {}, {ANON: 302, DESK: 404, PRAC: 403, ADMIN: 404}),
+    ("inbox-handled", "post", {}, {ANON: 302, DESK: 404, PRAC: 403, ADMIN: 404}),
+    ("inbox-reply-preview", "post", {"body": "Hi"}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
+    ("attention-sms", "post", {}, {ANON: 302, DESK: 404, PRAC: 403, ADMIN: 404}),
+    ("dev-sms-reply", "get", None, {ANON: 302, DESK: 404, PRAC: 404, ADMIN: 404}),  # not development
     ("zoom-webhook", "post", {}, {ANON: 403, DESK: 403, PRAC: 403, ADMIN: 403}),  # no secret token configured
     ("client-list", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
     ("client-list", "post", {"q": "cas"}, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),

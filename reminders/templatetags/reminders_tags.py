@@ -56,6 +56,8 @@ def appointment_messages(context, appointment, can_change: bool) -> dict:
         "can_send_telehealth": can_send_telehealth,
         "telehealth": telehealth,
         "scheduled": scheduled,
+        # Said before anyone clicks a send button that would be refused.
+        "sms_opt_out": services.sms_opt_out(appointment.client.mobile),
         # One key per form shown (kept for the R7 message's buttons, which post one too).
         "request_key": secrets.token_hex(8),
         "csrf_token": context.get("csrf_token"),
@@ -66,6 +68,12 @@ def appointment_messages(context, appointment, can_change: bool) -> dict:
 def client_messages(client) -> dict:
     return {"log": Message.objects.filter(client=client).select_related("appointment", "sent_by", "resolved_by")[:50],
             "show_appointment": True}
+
+
+@register.simple_tag
+def sms_opt_out_for(client):
+    """The client's mobile's SMS opt-out (it replied STOP), or None: ``{% sms_opt_out_for client as opt_out %}``."""
+    return selectors.sms_opt_out_for(client)
 
 
 @register.filter

@@ -47,6 +47,7 @@ def _pages(live_server, day, appointment) -> list[tuple[str, str]]:
         ("messages", f"{live_server.url}/messages/"),
         ("credits", f"{live_server.url}/credits/"),
         ("needs-attention", f"{live_server.url}/attention/"),
+        ("inbox", f"{live_server.url}/inbox/"),
         ("options", f"{live_server.url}/options/"),
         ("options-setup", f"{live_server.url}/options/setup/"),
         ("client-page", client_link_mint(appointment).replace(settings.DEV_BASE_URL, live_server.url)),
