@@ -199,7 +199,7 @@ def _list_choices(field: forms.ModelChoiceField) -> None:
     """Give the field's widget its choices as a list read by one ordinary query. (Django's own iterate the
     queryset with iterator(), a server-side cursor on PostgreSQL: three round trips for a short list.)"""
     empty = [("", field.empty_label)] if field.empty_label is not None else []
-    field.widget.choices = empty + [(item.pk, field.label_from_instance(item)) for item in field.queryset]
+    field.widget.choices = empty + [(item.pk, field.label_from_instance(item)) for item in field.queryset or ()]
 
 
 class MoveForm(_WhenFields):
