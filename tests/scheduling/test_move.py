@@ -479,3 +479,26 @@ def test_the_undo_view_of_an_r7_move_says_r7_again(client, front_desk, telehealt
     assert "re-created for the new time. The old link, meeting ID and passcode no longer work." in html
     appointment = Appointment.objects.select_related("zoom_meeting").get(pk=telehealth_appointment.pk)
     assert appointment.starts_at == MONDAY_10 and appointment.zoom_meeting.state == MeetingState.ACTIVE
+
+
+def test_the_panel_move_form_lists_practitioners_and_locations_as_django_would(client, front_desk, book,
+                                                                                practitioner_a, practitioner_b,
+                                                                                location):
+    """The move form's selects and inputs are drawn in Python (scheduling.forms.ListedSelect, _DrawnInput), not
+    by Django's templates: the same options, the current ones selected, names escaped, a deactivated practitioner
+    still listed, the inputs' values and attributes as Django writes them."""
+    practitioner_b.display_name = "Dr <b>B</b>"
+    practitioner_b.save()
+    appointment = book(practitioner_a, MONDAY_10)
+    practitioner_a.is_active = False
+    practitioner_a.save()
+    client.force_login(front_desk)
+    html = client.get(reverse("appointment-detail", args=[appointment.pk])).content.decode()
+    assert f'<option value="{practitioner_a.pk}" selected>{practitioner_a}</option>' in html
+    assert f'<option value="{practitioner_b.pk}">Dr &lt;b&gt;B&lt;/b&gt;</option>' in html
+    assert f'<option value="{location.pk}" selected>{location}</option>' in html
+    assert '<select name="practitioner" required id="id_practitioner">' in html
+    assert html.count("<option") == 2 + 1 + 1 + 1  # two practitioners and "---------", one location and its "---"
+    assert '<input type="date" name="date" value="2030-03-04" required id="id_date">' in html
+    assert '<input type="time" name="start_time" value="10:00" step="300" required id="id_start_time">' in html
+    assert '<input type="text" name="reason" maxlength="200" id="id_reason">' in html
