@@ -92,7 +92,11 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The planner's default cost of a random read (4.0) is a spinning disk's: with it, the diary's join of a day's
     # 600 appointments to their clients read all 50,000 clients (9 ms) instead of 600 index lookups (2.5 ms).
     # 1.1 is PostgreSQL's advice for SSDs and data that fits in memory, as a practice's does.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c random_page_cost=1.1")
+    # The typo search (practice.selectors.client_search_similar) asks pg_trgm for a word similarity of 0.5, not its
+    # default 0.6: two swapped letters in a short name ("Kelyl" for Kelly) score 0.5, and the skeleton search on
+    # SQLite finds them.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "options", "-c random_page_cost=1.1 -c pg_trgm.word_similarity_threshold=0.5")
 # Keep connections between requests (opening one costs more than a small page); checked before reuse.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

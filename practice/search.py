@@ -168,7 +168,7 @@ def skeletons_a_letter_away(skeleton: str) -> set[str]:
     return _kept(skeleton, variants)
 
 
-TYPO_SIMILARITY_MIN = 0.6  # as pg_trgm's word_similarity_threshold: "Kelyl"/"Kelly" 0.8, "Smiht"/"Smith" 0.8
+TYPO_SIMILARITY_MIN = 0.6  # difflib ratio a similar spelling needs on SQLite: "Kelyl"/"Kelly" 0.8, "Smiht"/"Smith" 0.8
 
 
 @lru_cache(maxsize=8192)

@@ -149,8 +149,8 @@ def _rank_by_skeleton(words: list[str], skeletons: dict[str, set[str]], *,
 
 class WordSimilarTo(Lookup):
     """pg_trgm's ``text %> 'typed'``: the typed text is similar to some part of the column (word similarity at
-    least pg_trgm.word_similarity_threshold, 0.6). Unlike comparing WORD_SIMILARITY() with a number, this
-    operator is answered from the trigram index."""
+    least pg_trgm.word_similarity_threshold, set to 0.5 in config/settings.py). Unlike comparing WORD_SIMILARITY()
+    with a number, this operator is answered from the trigram index."""
 
     lookup_name = "word_similar_to"
 
