@@ -80,6 +80,21 @@ def _axe(page) -> list[str]:
             for v in violations if v["impact"] in SERIOUS]
 
 
+def page_problems(page, name: str, width: int, *, run_axe: bool = True) -> list[str]:
+    """What is wrong with the page as shown: sideways scrolling, axe's serious findings and, on phones, small touch
+    targets, each prefixed with ``name``; and a screenshot named after it."""
+    page.wait_for_load_state()
+    problems: list[str] = []
+    if (too_wide := _overflow(page)) is not None:
+        problems.append(f"{name}: {too_wide}")
+    if run_axe:
+        problems.extend(f"{name}: {each}" for each in _axe(page))
+    if width <= 760:
+        problems.extend(f"{name}: touch target {each}" for each in _small_targets(page))
+    shot(page, f"{name}-{width}")
+    return problems
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_every_main_page_fits_the_screen_and_passes_axe(
     page, live_server, size, busy_day, admin_user, practitioner_a, booking_day,
@@ -90,14 +105,7 @@ def test_every_main_page_fits_the_screen_and_passes_axe(
     problems: list[str] = []
 
     def check(name: str) -> None:
-        page.wait_for_load_state()
-        if (too_wide := _overflow(page)) is not None:
-            problems.append(f"{name}: {too_wide}")
-        if run_axe:
-            problems.extend(f"{name}: {each}" for each in _axe(page))
-        if width <= 760:
-            problems.extend(f"{name}: touch target {each}" for each in _small_targets(page))
-        shot(page, f"{name}-{width}")
+        problems.extend(page_problems(page, name, width, run_axe=run_axe))
 
     pages = _pages(live_server, booking_day, busy_day)
     page.goto(f"{live_server.url}/options/")

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import local, login, shot
-from tests.e2e.test_accessibility import _axe, _overflow, _small_targets
+from tests.e2e.test_accessibility import _axe, _overflow, _small_targets, page_problems
 
 
 @pytest.mark.parametrize("size", [pytest.param((1366, 768), id="desktop"), pytest.param((390, 844), id="phone")])
@@ -21,13 +21,7 @@ def test_a_practitioner_subscribes_to_their_own_diary(page, live_server, size, p
     problems: list[str] = []
 
     def check(name: str) -> None:
-        page.wait_for_load_state()
-        if (too_wide := _overflow(page)) is not None:
-            problems.append(f"{name}: {too_wide}")
-        problems.extend(f"{name}: {each}" for each in _axe(page))
-        if width <= 760:
-            problems.extend(f"{name}: touch target {each}" for each in _small_targets(page))
-        shot(page, f"{name}-{width}")
+        problems.extend(page_problems(page, name, width))
 
     if width <= 760:
         page.get_by_role("button", name="Menu").click()

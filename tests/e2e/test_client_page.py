@@ -14,8 +14,8 @@ from playwright.sync_api import expect
 from scheduling.models import Appointment, Status
 from scheduling.services import appointment_book, client_link_mint
 from telehealth.models import MeetingState
-from tests.e2e.conftest import PRACTICE_ZONE, diary_url, local, login, shot
-from tests.e2e.test_accessibility import _axe, _overflow, _small_targets
+from tests.e2e.conftest import PRACTICE_ZONE, diary_url, local, login
+from tests.e2e.test_accessibility import page_problems
 from tests.zoom_fixtures import zoom_meetings
 
 SIZES = [pytest.param((390, 844), id="phone"), pytest.param((1366, 768), id="desktop")]
@@ -44,13 +44,7 @@ def test_the_client_joins_after_a_move_confirms_and_cancels(
     problems: list[str] = []
 
     def check(name: str) -> None:
-        page.wait_for_load_state()
-        if (too_wide := _overflow(page)) is not None:
-            problems.append(f"{name}: {too_wide}")
-        problems.extend(f"{name}: {each}" for each in _axe(page))
-        if width <= 760:
-            problems.extend(f"{name}: touch target {each}" for each in _small_targets(page))
-        shot(page, f"{name}-{width}")
+        problems.extend(page_problems(page, name, width))
 
     def book(starts_at: datetime) -> Appointment:
         appointment = appointment_book(
