@@ -224,8 +224,10 @@ def _reminder_items(reminders: list[ScheduledReminder]) -> list[Item]:
         title = (f"Usual {reminder.get_channel_display()} reminder waiting for SMS credits: "
                  f"{reminder.appointment.client}" if held else
                  f"Usual {reminder.get_channel_display()} reminder not sent: {reminder.appointment.client}")
-        reason = " — ".join(part for part in (reminder.get_reason_display() if reminder.reason else "",
-                                              reminder.note) if part)
+        label = reminder.get_reason_display() if reminder.reason else ""
+        # A note that starts with its reason's label says it already ("Too late: the appointment started …").
+        reason = reminder.note if label and reminder.note.startswith(label) else " — ".join(
+            part for part in (label, reminder.note) if part)
         if held:
             reason = f"{reason or 'No SMS credits'}. It is sent automatically once credits are bought."
         items.append(Item("reminder", title, reason or "Not sent.", reminder.updated_at, reminder.appointment,

@@ -169,6 +169,15 @@ def test_a_scheduler_reminder_waiting_for_credits_is_listed_and_can_be_dismissed
     assert AuditEvent.objects.filter(action="reminder.dismissed").exists()
 
 
+def test_a_reminder_not_sent_says_its_reason_once(appointment):
+    reminder = ScheduledReminder.objects.get(appointment=appointment, channel=Channel.SMS)
+    ScheduledReminder.objects.filter(pk=reminder.pk).update(
+        state=ScheduledReminder.State.NOT_SENT, reason=ScheduledReminder.Reason.TOO_LATE,
+        note="Too late: the appointment started before the reminder could be sent.")
+    [item] = [item for item in attention_items() if item.kind == "reminder"]
+    assert item.reason == "Too late: the appointment started before the reminder could be sent."
+
+
 def test_the_count_is_the_number_of_items_listed(client, front_desk, appointment, book, practitioner_b):
     other = book(practitioner_b, START)
     _meeting(appointment, MeetingState.FAILED, error="refused")
