@@ -98,8 +98,9 @@ class Envelope:
         return self.facts.get("zoom_id")
 
     def dedupe_key(self) -> str:
-        parts = [self.event, str(self.facts.get("uuid", "")), str(self.facts.get("participant_uuid", "")),
-                 str(self.event_ts)]
+        # The meeting's id too: without a uuid, two meetings' events of the same millisecond would be one.
+        parts = [self.event, str(self.facts.get("zoom_id", "")), str(self.facts.get("uuid", "")),
+                 str(self.facts.get("participant_uuid", "")), str(self.event_ts)]
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 

@@ -180,6 +180,15 @@ def test_a_replayed_event_is_recorded_and_applied_once(meeting, post):
     assert AuditEvent.objects.filter(action="zoom.waiting_room").count() == 1
 
 
+def test_two_meetings_events_of_the_same_millisecond_are_both_applied(meeting, post, tele_book):
+    other = tele_book(meeting.appointment.practitioner, starts_at=meeting.starts_at + timedelta(hours=2)).zoom_meeting
+    ts = now_ms()
+    for each in (meeting, other):  # Zoom's payloads may carry no uuid
+        assert post(envelope("meeting.started", each, ts=ts, obj={"uuid": ""})).status_code == 200
+    assert WebhookEvent.objects.count() == 2
+    assert fresh(meeting).live_state == fresh(other).live_state == LiveState.IN_PROGRESS
+
+
 def test_an_older_event_never_overwrites_a_newer_state(meeting, post):
     ts = now_ms()
     post(envelope("meeting.ended", meeting, ts=ts))
