@@ -1303,6 +1303,15 @@ def _apply_waiting(meeting: ZoomMeeting, event: str, event_ts: int, participant:
     return f"meeting {meeting.pk}: a participant {what}"
 
 
+def _restore_held(meeting: ZoomMeeting, *, refused_by_zoom: bool, retry_after: float | None = None
+                  ) -> ApplicationError:
+    """The host's day is used up: hold it as a create would be held, and say when Restore can work again."""
+    until = _hold_host(meeting, retry_after=retry_after, refused_by_zoom=refused_by_zoom)
+    return ApplicationError(f"Zoom's daily limit for {meeting.host_user} is used up, so the meeting cannot be "
+                            f"restored before {practice_time(until)} (practice time; 00:00 UTC). Press Restore "
+                            "again then.", code="daily_limit")
+
+
 def meeting_restore(*, actor: User, meeting: ZoomMeeting) -> ZoomMeeting:
     """Put the appointment's time, length, passcode and the R4 settings back on a meeting changed in Zoom.
 
@@ -1323,11 +1332,7 @@ def meeting_restore(*, actor: User, meeting: ZoomMeeting) -> ZoomMeeting:
     request = MeetingRequest(topic=meeting.topic, start_time=meeting.starts_at, duration=meeting.duration,
                              timezone=meeting.timezone, password=meeting.passcode, agenda=meeting.agenda)
     if not daily_budget_take(meeting.host_user):  # a PATCH counts against the meeting's host, like a create
-        until = next_utc_midnight(timezone.now())
-        ZoomConnection.objects.filter(zoom_user__iexact=meeting.host_user).update(daily_limit_until=until)
-        raise ApplicationError(f"Zoom's daily limit for {meeting.host_user} is used up, so the meeting cannot be "
-                               f"restored before {practice_time(until)} (practice time; 00:00 UTC). Press Restore "
-                               "again then.", code="daily_limit")
+        raise _restore_held(meeting, refused_by_zoom=False)
     restored_from = meeting.zoom_change_texts
     sent_ms = int(time_module.time() * 1000)
     try:
@@ -1335,6 +1340,9 @@ def meeting_restore(*, actor: User, meeting: ZoomMeeting) -> ZoomMeeting:
         client.update_meeting(meeting.zoom_id, request)
     except ZoomError as exc:
         audit_record(actor=actor, action="zoom.meeting_restore_failed", obj=meeting, summary=exc.message)
+        if isinstance(exc, ZoomRateLimited) and exc.daily_limit:  # calls outside the app used Zoom's day up
+            _daily_budget_used_up(meeting.host_user)
+            raise _restore_held(meeting, refused_by_zoom=True, retry_after=exc.retry_after) from exc
         raise ApplicationError(f"Zoom did not restore the meeting: {exc.message} Try Restore again in a moment.",
                                code="zoom") from exc
     applied: MeetingSettings | None = None

@@ -14,7 +14,16 @@ from practice.errors import ApplicationError
 from practice.models import AuditEvent
 from scheduling import diary_html
 from telehealth import crypto, services
-from telehealth.models import ConnectionStatus, LiveState, MeetingState, PracticeZoomApp, ZoomConnection, ZoomMeeting
+from telehealth.models import (
+    ConnectionStatus,
+    LiveState,
+    MeetingState,
+    PracticeZoomApp,
+    ZoomConnection,
+    ZoomDailyUsage,
+    ZoomMeeting,
+)
+from telehealth.services import DAILY_LIMIT
 from tests.telehealth.test_webhooks import SECRET, envelope, now_ms
 from tests.telehealth.test_zoom_client import API, MEETING_ID, MEETING_URL, TOKEN_URL, USER, add_token, meeting_json
 from tests.telehealth.test_zoom_contract import UPDATE, body_validator, errors, parameter_problems, spec  # noqa: F401
@@ -218,6 +227,18 @@ def test_restore_when_zoom_refuses_says_why_and_keeps_the_flag(changed_meeting, 
             services.meeting_restore(actor=admin_user, meeting=changed_meeting)
     assert ZoomMeeting.objects.get(pk=changed_meeting.pk).changed_in_zoom_at is not None
     assert AuditEvent.objects.filter(action="zoom.meeting_restore_failed").exists()
+
+
+def test_restore_refused_for_zooms_daily_limit_holds_the_host_and_says_until_when(changed_meeting, admin_user):
+    with responses.RequestsMock() as mock:
+        add_token(mock)
+        mock.patch(MEETING_URL, status=429, headers={"Retry-After": "60"},
+                   json={"code": 429, "message": "You have reached the maximum daily rate limit for this API."})
+        with pytest.raises(ApplicationError, match="daily limit for .* is used up.*Press Restore again then"):
+            services.meeting_restore(actor=admin_user, meeting=changed_meeting)
+    assert ZoomDailyUsage.objects.get(host_user=changed_meeting.host_user.lower()).count == DAILY_LIMIT
+    assert ZoomConnection.objects.get(practitioner=changed_meeting.practitioner).daily_limit_until is not None
+    assert ZoomMeeting.objects.get(pk=changed_meeting.pk).changed_in_zoom_at is not None
 
 
 def test_restore_refuses_when_nothing_changed(changed_meeting, admin_user):
