@@ -19,7 +19,7 @@ from practice.phones import mobile_display
 from practice.timezones import parse_day
 from reminders import dev, inbound, segments, selectors, services, usual
 from reminders.forms import BulkForm, CreditPurchaseForm, MessageFilterForm, ReminderSettingsForm, UsualTemplateForm
-from reminders.models import Channel, InboundMessage, Message, ReminderSettings, ScheduledReminder
+from reminders.models import Channel, InboundMessage, Message, MessageStatus, ReminderSettings, ScheduledReminder
 from reminders.sms import twilio_signature_is_valid
 from scheduling import services as scheduling_services
 from scheduling.models import Appointment
@@ -307,8 +307,12 @@ def inbox_message(request: AuthedRequest, pk: int) -> HttpResponse:
             messages.error(request, exc.message)
             return render(request, "reminders/inbox_message.html", _reply_context(message, body), status=200)
         sent.refresh_from_db()  # sending ran after the commit
-        messages.success(request, f"Reply sent ({sent.credits} credit{'s' if sent.credits != 1 else ''}): "
-                                  f"{sent.get_status_display()}.")
+        if sent.status == MessageStatus.FAILED:  # never "sent" for what was not: the failure waits in Needs attention
+            messages.error(request, f"The reply was not sent: {sent.error or 'the SMS was refused.'} Needs attention "
+                                    "lists it, with Send again.")
+        else:
+            messages.success(request, f"Reply sent ({sent.credits} credit{'s' if sent.credits != 1 else ''}): "
+                                      f"{sent.get_status_display()}.")
         return done(request, reverse("inbox"))
     return render(request, "reminders/inbox_message.html", _reply_context(message))
 

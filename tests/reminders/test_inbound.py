@@ -415,6 +415,19 @@ def test_a_failed_reply_can_be_sent_again_from_needs_attention(reminded, client,
     assert not any(item.kind == "message" for item in attention_items())
 
 
+@pytest.mark.django_db(transaction=True)  # the send runs when the reply's transaction commits, as in production
+def test_a_reply_that_failed_is_never_called_sent(reminded, client, front_desk, sms_outbox):
+    from reminders.sms import SmsError, fail_next
+
+    inbound = _reply("Hello")
+    client.force_login(front_desk)
+    fail_next(SmsError("Twilio refused the SMS (21211)", permanent=True))
+    page = client.post(reverse("inbox-message", args=[inbound.pk]),
+                       {"body": "Thanks", "request_key": "0123456789abcdef"}, follow=True).content.decode()
+    assert "Reply sent" not in page
+    assert "The reply was not sent: Twilio refused the SMS (21211)" in page
+
+
 def test_a_nul_in_the_body_is_dropped_and_a_missing_sid_is_a_400(reminded):
     assert _reply("Hi\x00 there").body == "Hi there"
     data = _params("Y")
