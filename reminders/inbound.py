@@ -22,7 +22,7 @@ from practice.audit import audit_record
 from practice.errors import ApplicationError
 from practice.models import Client, Practice
 from practice.phones import DEFAULT_REGION
-from reminders import services
+from reminders import selectors, services
 from reminders.models import (
     TEMPLATE_MAX,
     Channel,
@@ -173,7 +173,7 @@ def _receive(provider_id: str, number: str, to_number: str, body: str) -> Inboun
                                             body=body, outcome=InboundOutcome.INBOX)
     sender = match_sender(number)
     word = keyword(body)
-    opted_out = services.sms_opt_out(number) is not None
+    opted_out = selectors.sms_opt_out(number) is not None
     handled = True
     outcome: str
     if word in OPT_OUT_WORDS:

@@ -114,8 +114,8 @@ def inbox_messages() -> QuerySet[InboundMessage]:
     return InboundMessage.objects.select_related("client", "appointment__practitioner", "handled_by")
 
 
-def sms_opt_out_for(client) -> SmsOptOut | None:
-    """The client's mobile's opt-out, if it replied STOP (and not START since)."""
-    if not client.mobile:
+def sms_opt_out(number: str) -> SmsOptOut | None:
+    """The number's opt-out if it replied STOP and not START since; None when SMS may go to it."""
+    if not number:
         return None
-    return SmsOptOut.objects.filter(number=client.mobile, opted_out_at__isnull=False).first()
+    return SmsOptOut.objects.filter(number=number, opted_out_at__isnull=False).first()

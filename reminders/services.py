@@ -43,6 +43,7 @@ from reminders.models import (
     SmsOptOut,
     UsualTemplate,
 )
+from reminders.selectors import sms_opt_out
 from reminders.sms import SmsError, get_backend, status_is_newer
 from scheduling import services as scheduling_services
 from scheduling.models import Appointment, Status
@@ -183,13 +184,6 @@ def _recipient(appointment: Appointment, channel: str) -> str:
         what = "mobile number" if channel == Channel.SMS else "email address"
         raise ApplicationError(f"{client} has no {what}.", code="no_contact")
     return recipient
-
-
-def sms_opt_out(number: str) -> SmsOptOut | None:
-    """The number's opt-out if it replied STOP and not START since; None when SMS may go to it."""
-    if not number:
-        return None
-    return SmsOptOut.objects.filter(number=number, opted_out_at__isnull=False).first()
 
 
 def _opted_out_error(opt_out: SmsOptOut) -> ApplicationError:

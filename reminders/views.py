@@ -283,7 +283,7 @@ def inbox(request: AuthedRequest) -> HttpResponse:
 
 def _reply_context(message: InboundMessage, body: str = "") -> dict:
     return {"message": message, "body": body, "request_key": secrets.token_hex(8),
-            "preview": _reply_preview(body), "opt_out": services.sms_opt_out(message.from_number),
+            "preview": _reply_preview(body), "opt_out": selectors.sms_opt_out(message.from_number),
             "title": "Inbox"}
 
 

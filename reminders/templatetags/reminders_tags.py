@@ -57,7 +57,7 @@ def appointment_messages(context, appointment, can_change: bool) -> dict:
         "telehealth": telehealth,
         "scheduled": scheduled,
         # Said before anyone clicks a send button that would be refused.
-        "sms_opt_out": services.sms_opt_out(appointment.client.mobile),
+        "sms_opt_out": selectors.sms_opt_out(appointment.client.mobile),
         # One key per form shown (kept for the R7 message's buttons, which post one too).
         "request_key": secrets.token_hex(8),
         "csrf_token": context.get("csrf_token"),
@@ -73,7 +73,7 @@ def client_messages(client) -> dict:
 @register.simple_tag
 def sms_opt_out_for(client):
     """The client's mobile's SMS opt-out (it replied STOP), or None: ``{% sms_opt_out_for client as opt_out %}``."""
-    return selectors.sms_opt_out_for(client)
+    return selectors.sms_opt_out(client.mobile)
 
 
 @register.filter
