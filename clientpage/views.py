@@ -128,6 +128,7 @@ def client_confirm(request: HttpRequest, code: str, appointment: Appointment, pr
     try:
         services.appointment_confirm(appointment=appointment, via=ConfirmedVia.CLIENT_LINK)
     except ApplicationError:
+        appointment.refresh_from_db()  # e.g. the desk cancelled it meanwhile: show it as it is now
         return _page(request, code, appointment, practice, notice="not-confirmed", status=409)
     return redirect("client-page", code=code)
 

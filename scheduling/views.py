@@ -233,8 +233,10 @@ def _repeat_step(request: AuthedRequest, form: BookingForm) -> HttpResponse | No
                 first = outcome.booked[0]
                 return done(request, selectors.diary_url(timezone.localtime(first.starts_at, zone).date(),
                                                           open=first.pk))
-            messages.error(request, "Nothing was booked: the dates were taken since the list was shown. "
-                                    "The list below is up to date.")
+            # Each skipped date says why (taken since, a daylight-saving gap, the Zoom user busy…).
+            messages.error(request, "Nothing was booked: " + "; ".join(
+                f"{item.day:%a %d %b} ({' '.join(item.clashes)})" for item in outcome.skipped)
+                + ". The list below is up to date.")
         plan = services.series_plan(**args)
     except ApplicationError as exc:
         form.add_error(None, exc.message)

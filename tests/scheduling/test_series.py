@@ -332,6 +332,18 @@ def test_the_confirm_reports_a_date_taken_since_the_list(client, front_desk, boo
     assert Appointment.objects.count() == 2
 
 
+def test_when_nothing_could_be_booked_each_date_says_why(client, front_desk, book, practitioner_a, booking_post):
+    client.force_login(front_desk)
+    book(practitioner_a, sydney(2030, 3, 4, 10))
+    book(practitioner_a, sydney(2030, 3, 11, 10))
+    confirm = {**booking_post, "repeat_count": "2", "series_confirm": "1", "series_dates": ["2030-03-04",
+                                                                                           "2030-03-11"]}
+    html = client.post(reverse("appointment-new"), confirm).content.decode()
+    assert "Nothing was booked: Mon 04 Mar (Alice Allen already has" in html
+    assert "Mon 11 Mar (Alice Allen already has" in html
+    assert Appointment.objects.count() == 2
+
+
 def test_change_on_the_list_goes_back_to_the_form_with_what_was_typed(client, front_desk, booking_post):
     client.force_login(front_desk)
     html = client.post(reverse("appointment-new"), {**booking_post, "edit_repeat": "1"}).content.decode()
