@@ -167,14 +167,17 @@ def test_recreate_from_needs_attention_takes_it_off_the_list(live, applied, fron
     from attention.selectors import attention_count
 
     old = live.zoom_meeting
+    # Counted from what is there before: at some hours of the day the appointment's reminders (due now, two hours
+    # ahead) fall in the quiet hours and are listed too.
+    before = attention_count()
     applied(envelope("meeting.deleted", old, ts=now_ms()))
-    assert attention_count() == 1
+    assert attention_count() == before + 1
     client.force_login(front_desk)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("attention-meeting", args=[old.pk, "try-again"]))
     live.refresh_from_db()
     assert live.zoom_meeting.state == MeetingState.ACTIVE
-    assert attention_count() == 0
+    assert attention_count() == before
 
 
 def test_a_meeting_deleted_in_zoom_after_it_was_over_needs_nobody(live, applied, time_machine):
