@@ -111,7 +111,7 @@ else:
 # Authentication and sessions (RELIABILITY.md 17, 18)
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "practice.roles.RolesBackend",  # Django's ModelBackend, reading the user's roles with the user
 ]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",

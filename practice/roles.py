@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.contrib.auth.backends import ModelBackend
+from django.db.models import Exists, OuterRef
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
@@ -18,13 +21,34 @@ ALL = (FRONT_DESK, PRACTITIONER, PRACTICE_ADMIN)
 
 
 def group_names(user: User | AnonymousUser) -> frozenset[str]:
+    """The user's roles: those of its groups that are one of ``ALL``."""
     if not user.is_authenticated:
         return frozenset()
     cached = getattr(user, "_role_names", None)
     if cached is None:
-        cached = frozenset(user.groups.values_list("name", flat=True))
+        cached = frozenset(user.groups.filter(name__in=ALL).values_list("name", flat=True))
         setattr(user, "_role_names", cached)  # noqa: B010 - a per-request cache on the user object
     return cached
+
+
+class RolesBackend(ModelBackend):
+    """Django's ModelBackend, reading the signed-in user's roles in the same query as the user.
+
+    Every page asks for the roles (RoleRequiredMiddleware, the top bar), and a query of its own for them cost every
+    request a round trip.
+    """
+
+    def get_user(self, user_id):
+        from django.contrib.auth.models import Group, User
+
+        flags = {f"_role_{n}": Exists(Group.objects.filter(user=OuterRef("pk"), name=name))
+                 for n, name in enumerate(ALL)}
+        user = User._default_manager.annotate(**flags).filter(pk=user_id).first()
+        if user is None or not self.user_can_authenticate(user):
+            return None
+        user._role_names = frozenset(  # type: ignore[attr-defined]  # the cache group_names reads
+            name for n, name in enumerate(ALL) if getattr(user, f"_role_{n}"))
+        return user
 
 
 def is_practice_admin(user: User | AnonymousUser) -> bool:

@@ -1,9 +1,12 @@
 """RELIABILITY.md 11, 12, 16: default deny, a table of (role, URL, method) → status, CSRF everywhere."""
 
 import pytest
+from django.db import connection
 from django.test import Client as HttpClient
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from practice import roles
 from scheduling.models import Appointment
 from tests.conftest import sydney
 
@@ -309,3 +312,18 @@ def test_a_booking_in_year_9999_is_a_form_error(client, world, practitioner_a, l
         "client": world["client"].pk, "practitioner": practitioner_a.pk, "date": "9999-12-31",
         "start_time": "10:00", "appointment_type": appointment_type.pk, "location": location.pk})
     assert response.status_code == 200 and "Enter a date between 1900 and 2100." in response.content.decode()
+
+
+def test_roles_are_read_with_the_user_and_a_role_taken_away_counts_at_the_next_request(client, world, db):
+    """practice.roles.RolesBackend reads the roles in the user's own query, afresh on every request."""
+    from django.contrib.auth.models import Group, User
+
+    desk = User.objects.create_user("desk2", password="x" * 12)
+    desk.groups.add(Group.objects.get(name=roles.FRONT_DESK))
+    client.force_login(desk)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("client-list")).status_code == 200
+    assert not any('"auth_user_groups"."user_id" =' in q["sql"] for q in queries.captured_queries)
+    desk.groups.clear()
+    response = client.get(reverse("client-list"))
+    assert response.status_code == 403 and "no role yet" in response.content.decode()

@@ -31,8 +31,10 @@ class TelehealthStatus:
 def telehealth_status(appointment: Any) -> TelehealthStatus:
     """The appointment's other meetings still to be deleted, and how often the panel should ask again."""
     current: ZoomMeeting | None = appointment.zoom_meeting
+    # scheduling.selectors.appointment_for_user says when there is none to look for (it is asked with the appointment).
     deleting = selectors.meetings_still_deleting(appointment_pk=appointment.pk,
-                                                 exclude_pk=current.pk if current else None)
+                                                 exclude_pk=current.pk if current else None
+                                                 ) if getattr(appointment, "may_have_meetings_deleting", True) else []
     # A row stopped for a person (no next attempt) will not change by itself: nothing to poll for.
     under_way = [m for m in [current, *deleting] if m is not None and m.is_pending
                  and not (m.needs_person and m.next_attempt_at is None)]

@@ -14,11 +14,11 @@ from telehealth.models import MeetingState
 from tests.conftest import make_practitioner, sydney
 
 DAY = date(2030, 3, 4)
-# Session, user, practice, role groups, locations, practitioners, working hours, appointments, and the SMS credit
+# Session, user with its roles, practice, locations, practitioners, working hours, appointments, and the SMS credit
 # balance with its warning (top bar). The idle-timeout session save happens at most once a minute
 # (IdleSessionMiddleware), and the top bar's Needs attention count is counted at most every few seconds
 # (attention.context_processors), so a steady page view has neither: _diary_queries warms up first.
-DIARY_QUERIES = 9
+DIARY_QUERIES = 8
 
 
 def _fill_day(practitioners, location, appointment_type, count: int) -> None:
