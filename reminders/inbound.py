@@ -115,8 +115,15 @@ def _opt_in(number: str, client: Client | None, *, now) -> str:
     opt_out.opted_out_at, opt_out.opted_in_at = None, now
     opt_out.client = client or opt_out.client
     opt_out.save()
+    rearmed = services.reminders_rearm_opted_in(number)
     audit_record(actor=None, actor_label="client (SMS)", action="sms.opted_in", obj=opt_out,
-                 summary="Opted back in to SMS (replied START)", changes={"client": client.pk if client else None})
+                 summary="Opted back in to SMS (replied START)",
+                 changes={"client": client.pk if client else None, "reminders_scheduled_again": rearmed})
+    if rearmed == 1:
+        return "SMS may go to this mobile again; the reminder skipped while it was opted out is scheduled again."
+    if rearmed:
+        return (f"SMS may go to this mobile again; {rearmed} reminders skipped while it was opted out are scheduled "
+                "again.")
     return "SMS may go to this mobile again."
 
 

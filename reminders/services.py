@@ -866,6 +866,28 @@ def reminders_rearm_all() -> None:
             ScheduledReminder.objects.filter(pk=reminder.pk).update(due_at=due)
 
 
+def reminders_rearm_opted_in(number: str) -> int:
+    """The mobile replied START: its SMS reminders skipped while it was opted out are armed again, for the
+    appointments still booked at that time and ahead, due when ``reminder_due_at`` says (now, or once quiet hours
+    end). One that is too late by now stays skipped, with its reason. Returns how many were armed again."""
+    now = timezone.now()
+    config, zone = ReminderSettings.load(), Practice.load().zone
+    skipped = (ScheduledReminder.objects
+               .filter(channel=Channel.SMS, state=State.SKIPPED, reason=Reason.OPTED_OUT,
+                       appointment__status=Status.BOOKED, appointment__starts_at__gt=now,
+                       appointment__client__mobile=number)
+               .select_related("appointment"))
+    armed = 0
+    for reminder in skipped:
+        due = reminder_due_at(reminder.appointment, config, zone, now=now)
+        if reminder.appointment.starts_at != reminder.for_starts_at or due is None:
+            continue
+        armed += ScheduledReminder.objects.filter(pk=reminder.pk, state=State.SKIPPED).update(
+            state=State.ARMED, due_at=due, reason="", note="Scheduled again: the client replied START.",
+            updated_at=now)
+    return armed
+
+
 def _arm_missing(now: datetime, config: ReminderSettings) -> None:
     """A safety net for appointments saved without their reminders (bulk loads, data fixes)."""
     unarmed = (Appointment.objects.filter(status=Status.BOOKED, starts_at__gt=now,

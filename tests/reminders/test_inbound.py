@@ -233,6 +233,48 @@ def test_the_scheduler_skips_an_opted_out_mobile_with_a_visible_reason(client_re
     assert not Message.objects.filter(channel=Channel.SMS).exists()
 
 
+def test_start_schedules_again_the_reminders_skipped_while_opted_out(client_record, book, practitioner_a, credits,
+                                                                   django_capture_on_commit_callbacks):
+    """STOP then START before the appointment: its SMS reminder goes after all, not stays skipped."""
+    _reply("STOP")
+    appointment = book(practitioner_a, sydney(2030, 3, 4, 10))
+    cancelled = book(practitioner_a, sydney(2030, 3, 4, 12))
+    services.scheduler_sweep(now=sydney(2030, 3, 3, 12, 30))  # both due: both skipped
+    assert ScheduledReminder.objects.get(appointment=cancelled, channel=Channel.SMS).state == (
+        ScheduledReminder.State.SKIPPED)
+    cancelled.status = Status.CANCELLED
+    cancelled.save(update_fields=["status"])
+    row = ScheduledReminder.objects.get(appointment=appointment, channel=Channel.SMS)
+    assert row.state == ScheduledReminder.State.SKIPPED and row.reason == ScheduledReminder.Reason.OPTED_OUT
+
+    inbound = _reply("START")
+    assert "the reminder skipped while it was opted out is scheduled again" in inbound.note
+    row.refresh_from_db()
+    assert row.state == ScheduledReminder.State.ARMED and row.reason == "" and "START" in row.note
+    # The cancelled appointment's reminder is not sent.
+    assert ScheduledReminder.objects.get(appointment=cancelled, channel=Channel.SMS).state == (
+        ScheduledReminder.State.SKIPPED)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.scheduler_sweep(now=max(row.due_at, sydney(2030, 3, 3, 12, 30)))
+    row.refresh_from_db()
+    assert row.state == ScheduledReminder.State.SENT
+    assert Message.objects.filter(appointment=appointment, channel=Channel.SMS).count() == 1
+    assert AuditEvent.objects.get(action="sms.opted_in").changes["reminders_scheduled_again"] == 1
+
+
+def test_start_leaves_skipped_a_reminder_for_an_appointment_already_over(client_record, book, practitioner_a,
+                                                                        credits, time_machine):
+    time_machine.move_to(sydney(2030, 3, 3, 11))
+    _reply("STOP")
+    appointment = book(practitioner_a, sydney(2030, 3, 4, 10))
+    services.scheduler_sweep()
+    time_machine.move_to(sydney(2030, 3, 4, 11))
+    inbound = _reply("START")
+    assert inbound.note == "SMS may go to this mobile again."
+    assert ScheduledReminder.objects.get(appointment=appointment, channel=Channel.SMS).state == (
+        ScheduledReminder.State.SKIPPED)
+
+
 def test_the_client_page_shows_the_opt_out(reminded, client, front_desk, client_record):
     _reply("STOP")
     client.force_login(front_desk)
