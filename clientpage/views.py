@@ -99,8 +99,8 @@ def _page(request: HttpRequest, code: str, appointment: Appointment, practice: P
         "location_address": "" if online else location.address,
         "join": join_state(appointment, now),
         "is_over": appointment.ends_at <= now,
-        "can_confirm": appointment.status == Status.BOOKED and appointment.ends_at > now,
-        "can_cancel": appointment.status == Status.BOOKED and now < deadline,
+        "can_confirm": services.client_may_confirm(appointment, now=now),
+        "can_cancel": services.client_may_cancel(appointment, practice, now=now),
         "cancel_deadline": deadline, "asking_cancel": asking_cancel,
         "confirmed_by_client": appointment.confirmed_via in (ConfirmedVia.CLIENT_LINK, ConfirmedVia.CLIENT_SMS),
     }, status=status)

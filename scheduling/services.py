@@ -403,7 +403,8 @@ def appointment_cancel(*, actor: User | None, appointment: Appointment, reason: 
 def appointment_confirm(*, appointment: Appointment, via: str, actor: User | None = None) -> Appointment:
     """Mark the appointment confirmed (the client's page, an SMS "Y", or the desk for the client).
 
-    Confirming twice changes nothing; a cancelled or past appointment can't be confirmed.
+    Confirming twice changes nothing; a cancelled or past appointment can't be confirmed, and the client confirms
+    only a booked one (``client_may_confirm``, which their page shows the button by).
     """
     via = ConfirmedVia(via)
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
@@ -411,6 +412,9 @@ def appointment_confirm(*, appointment: Appointment, via: str, actor: User | Non
         raise ApplicationError("This appointment is cancelled.", code="cancelled")
     if appointment.ends_at <= timezone.now():
         raise ApplicationError("This appointment is over.", code="past")
+    if via != ConfirmedVia.STAFF and not client_may_confirm(appointment):
+        raise ApplicationError(f"This appointment is marked “{appointment.get_status_display()}”.",
+                               code="not_booked")
     if appointment.confirmed_at is not None:
         return appointment
     appointment.confirmed_at, appointment.confirmed_via = timezone.now(), via
@@ -472,6 +476,20 @@ def client_cancel_deadline(appointment: Appointment, practice: Practice) -> date
     return appointment.starts_at - timedelta(hours=practice.client_cancel_notice_hours)
 
 
+# What the client may do themselves: the services below refuse anything else, and the client's page offers only
+# these (one rule for both).
+
+def client_may_confirm(appointment: Appointment, *, now: datetime | None = None) -> bool:
+    """A booked appointment that is not over (from the client's page, or an SMS "Y")."""
+    return appointment.status == Status.BOOKED and appointment.ends_at > (now or timezone.now())
+
+
+def client_may_cancel(appointment: Appointment, practice: Practice, *, now: datetime | None = None) -> bool:
+    """A booked appointment, before the notice window (from the client's page)."""
+    return appointment.status == Status.BOOKED and (now or timezone.now()) < client_cancel_deadline(appointment,
+                                                                                                      practice)
+
+
 @transaction.atomic
 def appointment_cancel_by_client(*, appointment: Appointment) -> Appointment:
     """The client cancels from their page: only outside the notice window; the desk sees it in Needs attention."""
@@ -479,7 +497,7 @@ def appointment_cancel_by_client(*, appointment: Appointment) -> Appointment:
     locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if locked.is_cancelled:
         raise ApplicationError("This appointment is already cancelled.", code="cancelled")
-    if locked.status != Status.BOOKED or timezone.now() >= client_cancel_deadline(locked, practice):
+    if not client_may_cancel(locked, practice):
         raise ApplicationError("It is too late to cancel online.", code="notice_window")
     cancelled = appointment_cancel(actor=None, actor_label=CLIENT_LINK_ACTOR, appointment=locked)
     cancelled.client_cancel_unseen_since = timezone.now()

@@ -9,6 +9,7 @@ import time_machine
 from django.urls import reverse
 from icalendar import Calendar
 
+from practice.errors import ApplicationError
 from practice.models import AuditEvent, Practice
 from scheduling import services
 from scheduling.models import Appointment, ClientLink, ConfirmedVia, Status
@@ -220,6 +221,24 @@ def test_confirming_marks_the_appointment_and_the_diary_block(client, appointmen
     assert 'class="cf" title="Confirmed"' in block and ">Confirmed<" in block
     panel = client.get(reverse("appointment-detail", args=[appointment.pk])).content.decode()
     assert "✓ Confirmed" in panel and "by client (link)" in panel
+
+
+def test_the_client_confirms_only_a_booked_appointment_page_and_service_alike(client, appointment):
+    """The page offers Confirm by the same rule the service keeps: a form posted by hand for an appointment already
+    marked Arrived is refused, and the page says so."""
+    code = code_of(services.client_link_mint(appointment))
+    appointment.status = Status.ARRIVED
+    appointment.save(update_fields=["status"])
+    assert "Confirm I will attend" not in client.get(page(code)).content.decode()
+    response = client.post(page(code, "/confirm"))
+    assert response.status_code == 409
+    appointment.refresh_from_db()
+    assert appointment.confirmed_at is None
+    with pytest.raises(ApplicationError) as refused:
+        services.appointment_confirm(appointment=appointment, via=ConfirmedVia.CLIENT_SMS)
+    assert refused.value.code == "not_booked" and "Arrived" in refused.value.message
+    # The desk may still mark it confirmed for the client.
+    assert services.appointment_confirm(appointment=appointment, via=ConfirmedVia.STAFF).confirmed_at is not None
 
 
 def test_a_confirm_needs_the_csrf_token(appointment):
