@@ -294,6 +294,22 @@ def _reply_preview(body: str) -> dict:
             "credits": segments.usual_sms_credits(text) if text else 0, "max": inbound.REPLY_MAX}
 
 
+def _say_reply_outcome(request: AuthedRequest, sent: Message) -> None:
+    """What became of a reply, never "sent" for one that was not: a failed or unknown one waits in Needs attention."""
+    credits = f"{sent.credits} credit{'s' if sent.credits != 1 else ''}"
+    if sent.status == MessageStatus.FAILED:
+        messages.error(request, f"The reply was not sent: {sent.error or 'the SMS was refused.'} Needs attention "
+                                "lists it, with Send again.")
+    elif sent.status == MessageStatus.UNKNOWN:
+        messages.warning(request, f"It is not known whether the reply was sent: {sent.error} Needs attention lists "
+                                  "it.")
+    elif sent.status in (MessageStatus.QUEUED, MessageStatus.SENDING):
+        messages.success(request, f"Reply queued ({credits}): it goes out in a moment. Messages shows when it is "
+                                  "sent.")
+    else:
+        messages.success(request, f"Reply sent ({credits}): {sent.get_status_display()}.")
+
+
 @desk_or_admin
 def inbox_message(request: AuthedRequest, pk: int) -> HttpResponse:
     """One inbound SMS: who sent it, what the app did, and a reply (1 credit per segment) or "Mark handled"."""
@@ -306,13 +322,8 @@ def inbox_message(request: AuthedRequest, pk: int) -> HttpResponse:
         except ApplicationError as exc:
             messages.error(request, exc.message)
             return render(request, "reminders/inbox_message.html", _reply_context(message, body), status=200)
-        sent.refresh_from_db()  # sending ran after the commit
-        if sent.status == MessageStatus.FAILED:  # never "sent" for what was not: the failure waits in Needs attention
-            messages.error(request, f"The reply was not sent: {sent.error or 'the SMS was refused.'} Needs attention "
-                                    "lists it, with Send again.")
-        else:
-            messages.success(request, f"Reply sent ({sent.credits} credit{'s' if sent.credits != 1 else ''}): "
-                                      f"{sent.get_status_display()}.")
+        sent.refresh_from_db()  # sending ran after the commit (with a worker, it may not have run yet)
+        _say_reply_outcome(request, sent)
         return done(request, reverse("inbox"))
     return render(request, "reminders/inbox_message.html", _reply_context(message))
 

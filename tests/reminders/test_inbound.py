@@ -470,6 +470,28 @@ def test_a_reply_that_failed_is_never_called_sent(reminded, client, front_desk, 
     assert "The reply was not sent: Twilio refused the SMS (21211)" in page
 
 
+def test_a_reply_still_queued_says_queued_and_one_of_unknown_fate_says_so(reminded, client, front_desk):
+    """With a worker, the send runs after the page answers: the page says queued, not sent."""
+    from reminders.models import MessageStatus
+
+    inbound = _reply("Hello")
+    client.force_login(front_desk)
+    page = client.post(reverse("inbox-message", args=[inbound.pk]),  # the commit's send never runs here
+                       {"body": "Thanks", "request_key": "0123456789abcdef"}, follow=True).content.decode()
+    assert Message.objects.get(kind=Kind.REPLY).status == MessageStatus.QUEUED
+    assert "Reply queued (1 credit)" in page and "Reply sent" not in page
+
+    from reminders.views import _say_reply_outcome
+
+    unknown = Message.objects.get(kind=Kind.REPLY)
+    unknown.status, unknown.error = MessageStatus.UNKNOWN, "Twilio did not answer in time."
+    request = client.get(reverse("inbox")).wsgi_request
+    _say_reply_outcome(request, unknown)
+    said = [str(m) for m in request._messages]
+    assert said == ["It is not known whether the reply was sent: Twilio did not answer in time. Needs attention "
+                    "lists it."]
+
+
 def test_a_nul_in_the_body_is_dropped_and_a_missing_sid_is_a_400(reminded):
     assert _reply("Hi\x00 there").body == "Hi there"
     data = _params("Y")
