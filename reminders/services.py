@@ -19,7 +19,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.core.mail import BadHeaderError, EmailMultiAlternatives
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import linebreaks, urlize
@@ -875,12 +875,12 @@ def reminders_rearm_opted_in(number: str) -> int:
     skipped = (ScheduledReminder.objects
                .filter(channel=Channel.SMS, state=State.SKIPPED, reason=Reason.OPTED_OUT,
                        appointment__status=Status.BOOKED, appointment__starts_at__gt=now,
-                       appointment__client__mobile=number)
+                       appointment__starts_at=F("for_starts_at"), appointment__client__mobile=number)
                .select_related("appointment"))
     armed = 0
     for reminder in skipped:
         due = reminder_due_at(reminder.appointment, config, zone, now=now)
-        if reminder.appointment.starts_at != reminder.for_starts_at or due is None:
+        if due is None:
             continue
         armed += ScheduledReminder.objects.filter(pk=reminder.pk, state=State.SKIPPED).update(
             state=State.ARMED, due_at=due, reason="", note="Scheduled again: the client replied START.",
