@@ -262,6 +262,24 @@ def test_start_schedules_again_the_reminders_skipped_while_opted_out(client_reco
     assert AuditEvent.objects.get(action="sms.opted_in").changes["reminders_scheduled_again"] == 1
 
 
+def test_start_does_not_rearm_the_reminder_of_an_appointments_old_time(client_record, book, practitioner_a,
+                                                                       credits):
+    """Moved after the skip: the old time's row stays skipped (the new time has its own row), so one reminder goes."""
+    from datetime import timedelta
+
+    _reply("STOP")
+    appointment = book(practitioner_a, sydney(2030, 3, 4, 10))
+    services.scheduler_sweep(now=sydney(2030, 3, 3, 11))
+    appointment.starts_at += timedelta(days=1)
+    appointment.ends_at += timedelta(days=1)
+    appointment.save()
+    _reply("START")
+    old = ScheduledReminder.objects.get(appointment=appointment, channel=Channel.SMS,
+                                        for_starts_at=sydney(2030, 3, 4, 10))
+    assert old.state == ScheduledReminder.State.SKIPPED
+    assert AuditEvent.objects.get(action="sms.opted_in").changes["reminders_scheduled_again"] == 0
+
+
 def test_start_leaves_skipped_a_reminder_for_an_appointment_already_over(client_record, book, practitioner_a,
                                                                         credits, time_machine):
     time_machine.move_to(sydney(2030, 3, 3, 11))
