@@ -63,7 +63,14 @@ def telehealth_send(request: AuthedRequest, pk: int, channel: str) -> HttpRespon
         what = "SMS (2 credits)" if channel == Channel.SMS else "email"
         # A mobile is shown as everywhere else on screen ("0412 345 678"), not as stored.
         recipient = mobile_display(message.recipient) if channel == Channel.SMS else message.recipient
-        messages.success(request, f"Zoom details {what} to {recipient}: {message.get_status_display()}.")
+        said = f"Zoom details {what} to {recipient}: {message.get_status_display()}."
+        # A send that failed, or whose fate is unknown, is no success: it waits in Needs attention (RELIABILITY.md).
+        if message.status == MessageStatus.FAILED:
+            messages.error(request, f"{said} {message.error} Needs attention lists it, with Send again.")
+        elif message.status == MessageStatus.UNKNOWN:
+            messages.warning(request, f"{said} {message.error} Needs attention lists it.")
+        else:
+            messages.success(request, said)
     return _back_to_appointment(request, appointment)
 
 

@@ -195,6 +195,18 @@ def test_the_send_button_view(telehealth_appointment, front_desk, credits, clien
     assert len(sms_outbox) == 1
 
 
+def test_a_telehealth_send_that_failed_is_said_as_an_error_not_a_success(telehealth_appointment, front_desk,
+                                                                         credits, client):
+    from reminders.sms import SmsError, fail_next
+
+    client.force_login(front_desk)
+    fail_next(SmsError("Twilio refused the SMS (21211)", permanent=True))
+    html = client.post(reverse("telehealth-send", args=[telehealth_appointment.pk, "sms"]),
+                       {"request_key": "abc"}, follow=True).content.decode()
+    assert ('<div class="msg msg-error">Zoom details SMS (2 credits) to 0412 345 678: Failed. Twilio refused the SMS '
+            '(21211) Needs attention lists it, with Send again.') in html
+
+
 def test_after_a_move_the_r7_message_offers_the_send_buttons(telehealth_appointment, front_desk, credits, client,
                                                              django_capture_on_commit_callbacks, sms_outbox):
     client.force_login(front_desk)
