@@ -159,6 +159,8 @@ def test_front_desk_books_moves_and_reassigns_a_telehealth_appointment(
     # 2. Move it to 11:00: the meeting is re-created (R7) and the desk is told what that means.
     panel = open_panel(page, block)
     expect(panel.locator(".telehealth-box")).to_contain_text(f"Meeting {appointment.zoom_meeting.formatted_id}")
+    # Once the meeting is settled the box reloads the whole panel once (closing any open section): wait for that.
+    expect(panel.locator(".telehealth-box[hx-get]")).to_have_count(0)
     panel.locator("details.section > summary", has_text="Move or change time").click()
     panel.locator("#id_start_time").fill("11:00")
     panel.get_by_role("button", name="Save move").click()
