@@ -95,14 +95,38 @@
 })();
 
 // Open the day near the start of the working day rather than at the first row of the grid, and reopen
-// the appointment panel a send came from (?open=<pk>).
+// the appointment panel a booking or a send came from (?open=<pk>).
 (function () {
   "use strict";
+
+  // The reopening gives way to the user: if they open something else in the panel, or close it, before its answer
+  // comes, it is dropped. Otherwise an answer arriving last (a slow network) would replace what they opened, and
+  // whatever they had typed into it, with the appointment they booked.
+  function reopen(panel) {
+    const htmx = window.htmx;
+    function giveWay(event) {
+      const closing = event.type === "click" && event.target.closest && event.target.closest("[data-close-panel]");
+      const elsewhere = event.type === "htmx:beforeRequest" && event.detail.elt !== panel
+        && event.detail.target === panel;
+      if (closing || elsewhere) htmx.trigger(panel, "htmx:abort");
+    }
+    function done(event) {
+      if (event.detail.elt !== panel) return;
+      document.removeEventListener("htmx:beforeRequest", giveWay);
+      document.removeEventListener("click", giveWay, true);
+      document.removeEventListener("htmx:afterRequest", done);
+    }
+    document.addEventListener("htmx:beforeRequest", giveWay);
+    document.addEventListener("click", giveWay, true);
+    document.addEventListener("htmx:afterRequest", done);
+    // The panel is the request's source, so htmx:abort on it cancels this request and no other.
+    htmx.ajax("GET", panel.dataset.openUrl, { source: panel, target: "#panel", swap: "innerHTML" })
+      .catch(function () {});  // dropped on purpose (above): not an error
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     const panel = document.getElementById("panel");
-    if (panel && panel.dataset.openUrl && window.htmx) {
-      window.htmx.ajax("GET", panel.dataset.openUrl, { target: "#panel", swap: "innerHTML" });
-    }
+    if (panel && panel.dataset.openUrl && window.htmx) reopen(panel);
     const diary = document.querySelector(".diary[data-scroll-to-row]");
     if (!diary) return;
     const row = Number(diary.dataset.scrollToRow);

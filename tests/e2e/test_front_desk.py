@@ -154,6 +154,37 @@ def test_move_into_a_taken_time_explains_why(page, live_server, front_desk, prac
     assert first.starts_at == local(booking_day, time(9))
 
 
+def test_the_reopened_panel_gives_way_to_what_the_user_opened(
+    page, live_server, front_desk, practitioner_a, book, booking_day,
+):
+    """After a booking the diary reopens its panel (?open=<pk>). If that answer comes after the user has opened
+    another appointment, it must not replace theirs (and close the section they are working in)."""
+    booked = book(practitioner_a, local(booking_day, time(9)), minutes=30)
+    other = book(practitioner_a, local(booking_day, time(11)), minutes=30)
+    login(page, live_server, front_desk)
+    held = []
+
+    def hold_the_reopening(route):
+        held.append(route)  # answered only once the user is working in the other appointment
+
+    page.route(f"**/appointments/{booked.pk}/", hold_the_reopening)
+    page.goto(diary_url(live_server, booking_day) + f"&open={booked.pk}")
+    for _ in range(50):  # the diary asks for the reopened panel once it has loaded
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == 1
+    panel = open_panel(page, page.locator(f'.diary a.appt[href="/appointments/{other.pk}/"]'))
+    panel.locator("summary", has_text="Move or change time").click()
+    panel.locator("#id_start_time").fill("12:00")
+
+    held[0].continue_()  # the browser may have dropped it already (what the app should do): then it goes nowhere
+    page.wait_for_timeout(1000)
+    expect(panel.locator("#id_start_time")).to_be_visible()
+    expect(panel.locator("#id_start_time")).to_have_value("12:00")
+    expect(panel.locator(".facts")).to_contain_text("11:00–11:30")
+
+
 def test_saving_a_client_keeps_the_date_of_birth(page, live_server, front_desk, client_record):
     client_record.date_of_birth = date(1990, 2, 1)
     client_record.save()
