@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from practice import roles
 from practice.audit import audit_history
@@ -370,13 +370,8 @@ def _detail_context(request: AuthedRequest, appointment, *, move_form: MoveForm 
         "diary_url": selectors.diary_url(local_start.date()),
     }
     if can_change:
-        context["move_form"] = move_form or MoveForm(
-            practice=practice, appointment=appointment,
-            practitioners=selectors.bookable_practitioners(request.user),
-            initial={"practitioner": appointment.practitioner_id, "location": appointment.location_id,
-                     "date": local_start.date(), "start_time": local_start.time(),
-                     "duration": int(appointment.duration.total_seconds() // 60)},
-        )
+        # Without one, the panel's move section asks for its form when opened (appointment_move, GET).
+        context["move_form"] = move_form
         context["status_form"] = StatusForm(initial={"status": appointment.status})
         context["cancel_form"] = CancelForm()
     if appointment.series_id:
@@ -418,9 +413,28 @@ def _act(request: AuthedRequest, pk: int, action) -> HttpResponse:
     return done(request, selectors.diary_url(timezone.localtime(appointment.starts_at).date()))
 
 
-@require_POST
+def _move_form_for(request: AuthedRequest, appointment) -> MoveForm:
+    """The move form filled in with where the appointment is now."""
+    local_start = timezone.localtime(appointment.starts_at, request.practice.zone)
+    return MoveForm(practice=request.practice, appointment=appointment,
+                    practitioners=selectors.bookable_practitioners(request.user),
+                    initial={"practitioner": appointment.practitioner_id, "location": appointment.location_id,
+                             "date": local_start.date(), "start_time": local_start.time(),
+                             "duration": int(appointment.duration.total_seconds() // 60)})
+
+
+@require_http_methods(["GET", "POST"])
 def appointment_move(request: AuthedRequest, pk: int) -> HttpResponse:
     appointment = selectors.appointment_for_change(request.user, pk)
+    if request.method == "GET":
+        if appointment.is_cancelled:  # the panel offers no move for it either
+            return redirect("appointment-detail", pk=appointment.pk)
+        form = _move_form_for(request, appointment)
+        # The open section of the panel asks for the form alone; without JavaScript, the whole appointment with it.
+        if request.headers.get("HX-Target") == f"move-form-{appointment.pk}":
+            return render(request, "scheduling/_move_form.html", {"appointment": appointment, "move_form": form})
+        return render_page(request, "scheduling/_appointment_detail.html",
+                           _detail_context(request, appointment, move_form=form))
     form = MoveForm(request.POST, practice=request.practice, appointment=appointment,
                     practitioners=selectors.bookable_practitioners(request.user))
     if not form.is_valid():

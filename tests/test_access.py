@@ -78,7 +78,9 @@ TABLE = [
     ("appointment-cancel:other", "post", {}, {ANON: 302, DESK: 302, PRAC: 403, ADMIN: 302}),
     ("appointment-reinstate:other", "post", {}, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
     ("appointment-detail:own", "post", {}, {ANON: 302, DESK: 405, PRAC: 405, ADMIN: 405}),
-    ("appointment-move:own", "get", None, {ANON: 302, DESK: 405, PRAC: 405, ADMIN: 405}),
+    # The move form, asked for when the panel's move section opens.
+    ("appointment-move:own", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
+    ("appointment-move:other", "get", None, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
     ("appointment-move-preview:own", "get", None, {ANON: 302, DESK: 200, PRAC: 200, ADMIN: 200}),
     ("appointment-move-preview:other", "get", None, {ANON: 302, DESK: 200, PRAC: 403, ADMIN: 200}),
     ("appointment-undo", "post", {}, {ANON: 302, DESK: 302, PRAC: 302, ADMIN: 302}),  # no token: refused, back
@@ -236,9 +238,11 @@ def test_a_practitioner_sees_a_colleagues_appointment_read_only(client, world):
     client.force_login(world["users"][PRAC])
     html = client.get(reverse("appointment-detail", args=[world["other"].pk])).content.decode()
     assert "only Bob Brown or the front desk can change it" in html
-    assert "Save move" not in html
+    assert "Move or change time" not in html
+    assert client.get(reverse("appointment-move", args=[world["other"].pk])).status_code == 403
     html = client.get(reverse("appointment-detail", args=[world["own"].pk])).content.decode()
-    assert "Save move" in html
+    assert "Move or change time" in html
+    assert "Save move" in client.get(reverse("appointment-move", args=[world["own"].pk])).content.decode()
 
 
 POSTS = [

@@ -458,9 +458,15 @@ def test_the_panel_previews_the_move_and_offers_move_on_the_diary(client, front_
     client.force_login(front_desk)
     html = client.get(reverse("appointment-detail", args=[telehealth_appointment.pk]),
                       headers={"HX-Request": "true", "HX-Target": "panel"}).content.decode()
-    assert f'hx-get="/appointments/{telehealth_appointment.pk}/move/preview/"' in html
-    assert "another practitioner removes Telehealth" in html
     assert f'data-move-start="{telehealth_appointment.pk}"' in html
+    # The move section asks for its form when opened: the form alone, with its preview.
+    slot = f"move-form-{telehealth_appointment.pk}"
+    assert f'id="{slot}" hx-get="/appointments/{telehealth_appointment.pk}/move/"' in html
+    form = client.get(reverse("appointment-move", args=[telehealth_appointment.pk]),
+                      headers={"HX-Request": "true", "HX-Target": slot}).content.decode()
+    assert "<html" not in form and "<form" in form and "Save move" in form
+    assert f'hx-get="/appointments/{telehealth_appointment.pk}/move/preview/"' in form
+    assert "another practitioner removes Telehealth" in form
 
 
 def test_the_undo_view_of_an_r7_move_says_r7_again(client, front_desk, telehealth_appointment,
@@ -493,7 +499,7 @@ def test_the_panel_move_form_lists_practitioners_and_locations_as_django_would(c
     practitioner_a.is_active = False
     practitioner_a.save()
     client.force_login(front_desk)
-    html = client.get(reverse("appointment-detail", args=[appointment.pk])).content.decode()
+    html = client.get(reverse("appointment-move", args=[appointment.pk])).content.decode()  # without JavaScript
     assert f'<option value="{practitioner_a.pk}" selected>{practitioner_a}</option>' in html
     assert f'<option value="{practitioner_b.pk}">Dr &lt;b&gt;B&lt;/b&gt;</option>' in html
     assert f'<option value="{location.pk}" selected>{location}</option>' in html
@@ -502,3 +508,17 @@ def test_the_panel_move_form_lists_practitioners_and_locations_as_django_would(c
     assert '<input type="date" name="date" value="2030-03-04" required id="id_date">' in html
     assert '<input type="time" name="start_time" value="10:00" step="300" required id="id_start_time">' in html
     assert '<input type="text" name="reason" maxlength="200" id="id_reason">' in html
+
+
+def test_the_move_form_comes_when_its_section_opens_and_not_for_a_cancelled_appointment(client, front_desk, book,
+                                                                                        practitioner_a):
+    appointment = book(practitioner_a, MONDAY_10)
+    client.force_login(front_desk)
+    url = reverse("appointment-move", args=[appointment.pk])
+    # Without JavaScript the section's link opens the whole appointment with its move form open.
+    page = client.get(url).content.decode()
+    assert "<details class=\"section\" open>\n      <summary>Move or change time</summary>" in page
+    assert 'id="id_start_time"' in page and "Save move" in page
+    services.appointment_cancel(actor=front_desk, appointment=appointment)
+    response = client.get(url)
+    assert response.status_code == 302 and response["Location"] == reverse("appointment-detail", args=[appointment.pk])
