@@ -163,11 +163,13 @@ def column_heads(columns, *, shown) -> SafeString:
         for col in columns]))
 
 
-def column_options(columns, *, shown) -> SafeString:
-    """The phone's practitioner switcher: one option per column, ``shown`` selected."""
+def practitioner_options(practitioners, *, chosen) -> SafeString:
+    """A practitioner picker's options, ``chosen`` selected: the phone's column switcher and the week's picker.
+    (Through the template, twenty options took 1.4 ms of the week's page.)"""
+    chosen_pk = chosen.pk if chosen is not None else None
     return mark_safe("".join([  # noqa: S308 - escaped here
-        f'<option value="{col.practitioner.pk}" {"selected" if col.practitioner.pk == shown.pk else ""}>'
-        f'{_escape(col.title)}</option>' for col in columns]))
+        f'<option value="{p.pk}" {"selected" if p.pk == chosen_pk else ""}>{_escape(p.display_name)}</option>'
+        for p in practitioners]))
 
 
 def columns(columns, *, shown) -> SafeString:

@@ -82,6 +82,11 @@ class DiaryGrid:
     scroll_to_row: int = 0  # the row to show first: an hour before now on today, else before the working day
     first_minute: int = 0  # minutes after midnight of the first row, for the page's current-time line
 
+    @property
+    def practitioners(self) -> list[Practitioner]:
+        """The columns' owners, in order (the phone's column switcher)."""
+        return [column.practitioner for column in self.columns]
+
 
 def _entries(start: datetime, end: datetime, practitioner_ids: list[int] | None, zone, **filters) -> list[DiaryEntry]:
     if practitioner_ids is not None:

@@ -29,8 +29,8 @@ def diary_column_heads(grid, shown) -> SafeString:
 
 
 @register.simple_tag
-def diary_column_options(grid, shown) -> SafeString:
-    return diary_html.column_options(grid.columns, shown=shown)
+def practitioner_options(practitioners, chosen) -> SafeString:
+    return diary_html.practitioner_options(practitioners, chosen=chosen)
 
 
 @register.simple_tag

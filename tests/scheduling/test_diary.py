@@ -224,6 +224,19 @@ def test_the_week_view_shows_seven_days_across_a_dst_change(client, front_desk, 
     assert 'href="/diary/week/?date=2030-03-27' in html and 'href="/diary/week/?date=2030-04-10' in html
 
 
+def test_the_week_view_picks_its_practitioner_from_every_active_one(client, front_desk, practitioner_a,
+                                                                     practitioner_b):
+    practitioner_b.display_name = "Dr <b>B</b>"
+    practitioner_b.save()
+    client.force_login(front_desk)
+    html = client.get(reverse("diary-week"), {"date": "2030-04-03", "practitioner": practitioner_b.pk}).content.decode()
+    picker = html[html.index('<select name="practitioner">'):]
+    picker = picker[:picker.index("</select>")]
+    assert f'<option value="{practitioner_a.pk}" >Alice Allen</option>' in picker
+    assert f'<option value="{practitioner_b.pk}" selected>Dr &lt;b&gt;B&lt;/b&gt;</option>' in picker
+    assert picker.count("<option") == 2
+
+
 def test_an_empty_diary_sends_an_admin_to_the_options_page_for_practitioners(client, admin_user, practice):
     client.force_login(admin_user)
     html = client.get(reverse("diary")).content.decode()
