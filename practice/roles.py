@@ -6,6 +6,7 @@ answers "what may this user do", caching the answer on the user object for the r
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING
 
 from django.contrib.auth.backends import ModelBackend
@@ -30,14 +31,6 @@ def group_names(user: User | AnonymousUser) -> frozenset[str]:
     return cached
 
 
-# The signed-in user and which of the three roles they have, in one row. Written out once rather than built by the
-# ORM on every request: compiling the three EXISTS took three times as long as running the query (issue 10).
-_ROLE = "EXISTS (SELECT 1 FROM auth_user_groups ug INNER JOIN auth_group g ON g.id = ug.group_id " \
-        "WHERE ug.user_id = u.id AND g.name = %s)"
-_USER_WITH_ROLES = f"SELECT u.*, {_ROLE} AS has_role_0, {_ROLE} AS has_role_1, {_ROLE} AS has_role_2 " \
-                   "FROM auth_user u WHERE u.id = %s"  # noqa: S608 - no value in the text: the names and id are parameters
-
-
 class RolesBackend(ModelBackend):
     """Django's ModelBackend, reading the signed-in user's roles in the same query as the user.
 
@@ -48,12 +41,27 @@ class RolesBackend(ModelBackend):
     def get_user(self, user_id):
         from django.contrib.auth.models import User
 
-        user = next(iter(User._default_manager.raw(_USER_WITH_ROLES, [*ALL, user_id])), None)
+        user = next(iter(User._default_manager.raw(_user_with_roles_sql(), [*ALL, user_id])), None)
         if user is None or not self.user_can_authenticate(user):
             return None
         user._role_names = frozenset(  # type: ignore[attr-defined]  # the cache group_names reads
             name for n, name in enumerate(ALL) if getattr(user, f"has_role_{n}"))
         return user
+
+
+@cache
+def _user_with_roles_sql() -> str:
+    """The signed-in user and which of the three roles they have, in one row. Written out once rather than built by
+    the ORM on every request: compiling the three EXISTS took three times as long as running the query (issue 10).
+    The user's columns are named, not ``u.*``: a prepared statement (settings.py) must keep its result's shape when a
+    migration adds a column while the app runs."""
+    from django.contrib.auth.models import User
+
+    columns = ", ".join(f'u."{field.column}"' for field in User._meta.concrete_fields)
+    role = ("EXISTS (SELECT 1 FROM auth_user_groups ug INNER JOIN auth_group g ON g.id = ug.group_id "
+            "WHERE ug.user_id = u.id AND g.name = %s)")
+    roles = ", ".join(f"{role} AS has_role_{n}" for n in range(len(ALL)))
+    return f"SELECT {columns}, {roles} FROM auth_user u WHERE u.id = %s"  # noqa: S608 - names from the model only
 
 
 def is_practice_admin(user: User | AnonymousUser) -> bool:
