@@ -74,10 +74,26 @@ def telehealth_send(request: AuthedRequest, pk: int, channel: str) -> HttpRespon
     return _back_to_appointment(request, appointment)
 
 
+def _say_send_outcome(request: AuthedRequest, message: Message, what: str) -> None:
+    """After a send from the appointment's messages: sent, queued (with a worker it goes after the page answers), not
+    sent or of unknown fate. Never "sent" for one that was not: a failed or unknown one waits in Needs attention."""
+    message.refresh_from_db()
+    if message.status == MessageStatus.FAILED:
+        messages.error(request, f"{what} was not sent: {message.error} Needs attention lists it, with Send again.")
+    elif message.status == MessageStatus.UNKNOWN:
+        messages.warning(request, f"It is not known whether {what[0].lower()}{what[1:]} was sent: {message.error} "
+                                  "Needs attention lists it.")
+    elif message.status in (MessageStatus.QUEUED, MessageStatus.SENDING):
+        messages.success(request, f"{what} is queued: it goes out in a moment, and the appointment's messages show "
+                                  "when it is sent.")
+    else:
+        messages.success(request, f"{what} was sent.")
+
+
 MESSAGE_ACTIONS = {
     "sent": (services.message_mark_sent, "Marked as sent."),
     "not-sent": (services.message_mark_not_sent, "Marked as not sent; any credits it took were refunded."),
-    "send-again": (services.message_send_again, "Sent again."),
+    "send-again": (services.message_send_again, ""),  # said by _say_send_outcome
 }
 
 
@@ -90,11 +106,14 @@ def message_action(request: AuthedRequest, pk: int, message_pk: int, action: str
         return HttpResponse(status=404)
     service, success = MESSAGE_ACTIONS[action]
     try:
-        service(actor=request.user, message=message)
+        outcome = service(actor=request.user, message=message)
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, success)
+        if action == "send-again":
+            _say_send_outcome(request, outcome, "The new message")
+        else:
+            messages.success(request, success)
     return _back_to_appointment(request, appointment)
 
 
@@ -105,8 +124,8 @@ def scheduled_reminder_action(request: AuthedRequest, pk: int, reminder_pk: int,
     reminder = get_object_or_404(ScheduledReminder, pk=reminder_pk, appointment=appointment)
     try:
         if action == "send":
-            services.scheduled_reminder_send_now(actor=request.user, reminder=reminder)
-            messages.success(request, "Reminder sent.")
+            _say_send_outcome(request, services.scheduled_reminder_send_now(actor=request.user, reminder=reminder),
+                              "The reminder")
         elif action == "dismiss":
             services.scheduled_reminder_dismiss(actor=request.user, reminder=reminder)
             messages.success(request, "Dismissed: this reminder will not be sent.")

@@ -375,6 +375,41 @@ def test_the_panel_offers_the_actions_and_they_work(cut_off, front_desk, client,
                        ).status_code == 404
 
 
+def test_send_again_from_the_panel_says_queued_sent_or_not_sent_never_sent_for_one_not_sent(
+        telehealth_appointment, front_desk, client, credits, sms_outbox, django_capture_on_commit_callbacks,
+        monkeypatch):
+    from reminders import sms, tasks
+
+    def failed_message():
+        sms.fail_next(sms.SmsError("Twilio refused the SMS (21211)", permanent=True, code=21211))
+        latest = services.telehealth_last_sent(telehealth_appointment, Channel.SMS)
+        with django_capture_on_commit_callbacks(execute=True):
+            message = services.telehealth_details_send(actor=front_desk, appointment=telehealth_appointment,
+                                                       channel=Channel.SMS, again_after=latest.pk if latest else None)
+        message.refresh_from_db()
+        assert message.status == MessageStatus.FAILED
+        return message
+
+    def send_again(message) -> str:
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(reverse("message-action", args=[telehealth_appointment.pk, message.pk, "send-again"]),
+                               follow=True).content.decode()
+
+    client.force_login(front_desk)
+    first = failed_message()
+    sms.fail_next(sms.SmsError("Twilio refused the SMS (21211)", permanent=True, code=21211))
+    page = send_again(first)
+    assert "The new message was not sent: Twilio refused the SMS (21211)" in page and "was sent." not in page
+    page = send_again(failed_message())
+    assert "The new message was sent." in page
+    # With a worker, the send runs after the page answers: here it has not run yet.
+    third = failed_message()
+    with monkeypatch.context() as patched:
+        patched.setattr(tasks.message_send, "delay", lambda pk: None)
+        page = send_again(third)
+    assert "The new message is queued: it goes out in a moment" in page and "was sent" not in page
+
+
 def test_a_claim_restarts_the_clock_so_a_late_retry_is_not_taken_for_a_crash(telehealth_appointment, front_desk,
                                                                            credits, monkeypatch):
     from reminders.tasks import message_send
