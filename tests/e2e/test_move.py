@@ -346,3 +346,25 @@ def test_keyboard_move_of_a_telehealth_appointment_on_a_phone_confirms_r7_and_un
     appointment = Appointment.objects.select_related("zoom_meeting").get(pk=telehealth_appointment.pk)
     assert appointment.starts_at == local(booking_day, time(10)) and appointment.is_telehealth
     assert list(live_meetings(zoom)) == [appointment.zoom_meeting.zoom_id]
+
+
+def test_the_move_form_answers_a_change_made_the_moment_it_appears(
+    page, live_server, telehealth_appointment, front_desk, practitioner_a, practitioner_b, booking_day,
+):
+    """The panel asks for its move form when the section opens. The form must be wired up as it appears: a change
+    made at once (by a script here, the fastest hand there is) still gets its preview, R8 said before Save."""
+    login(page, live_server, front_desk)
+    page.goto(diary_url(live_server, booking_day))
+    panel = open_panel(page, column(page, practitioner_a).locator("a.appt"))
+    page.evaluate("""(name) => {
+        new MutationObserver((changes, observer) => {
+            const select = document.querySelector("#panel #id_practitioner");
+            if (!select) return;
+            observer.disconnect();
+            select.value = [...select.options].find((option) => option.text === name).value;
+            select.dispatchEvent(new Event("change", { bubbles: true }));
+        }).observe(document.getElementById("panel"), { childList: true, subtree: true });
+    }""", "Bob Brown")
+    panel.locator("details.section > summary", has_text="Move or change time").click()
+    expect(panel.locator(".move-preview")).to_contain_text(
+        "Telehealth will be removed: the Zoom meeting is deleted and Telehealth unticked.")
