@@ -74,20 +74,24 @@ def telehealth_send(request: AuthedRequest, pk: int, channel: str) -> HttpRespon
     return _back_to_appointment(request, appointment)
 
 
-def _say_send_outcome(request: AuthedRequest, message: Message, what: str) -> None:
-    """After a send from the appointment's messages: sent, queued (with a worker it goes after the page answers), not
-    sent or of unknown fate. Never "sent" for one that was not: a failed or unknown one waits in Needs attention."""
-    message.refresh_from_db()
+def _say_send_outcome(request: AuthedRequest, message: Message, what: str, *, later: str) -> None:
+    """What became of a send a person asked for (a reply, Send again, Send now): sent, queued (with a worker the send
+    runs after the page answers), not sent, or of unknown fate. Never "sent" for one that was not: a failed or
+    unknown one waits in Needs attention. ``later`` says where its status shows once it is sent."""
+    cost = f" ({message.credits} credit{'s' if message.credits != 1 else ''})" if message.credits else ""
     if message.status == MessageStatus.FAILED:
-        messages.error(request, f"{what} was not sent: {message.error} Needs attention lists it, with Send again.")
+        messages.error(request, f"{what} was not sent: {message.error or 'it was refused.'} Needs attention lists "
+                                "it, with Send again.")
     elif message.status == MessageStatus.UNKNOWN:
         messages.warning(request, f"It is not known whether {what[0].lower()}{what[1:]} was sent: {message.error} "
                                   "Needs attention lists it.")
     elif message.status in (MessageStatus.QUEUED, MessageStatus.SENDING):
-        messages.success(request, f"{what} is queued: it goes out in a moment, and the appointment's messages show "
-                                  "when it is sent.")
+        messages.success(request, f"{what} is queued{cost}: it goes out in a moment. {later}")
     else:
-        messages.success(request, f"{what} was sent.")
+        messages.success(request, f"{what} was sent{cost}.")
+
+
+APPOINTMENT_MESSAGES_LATER = "The appointment's messages show when it is sent."
 
 
 MESSAGE_ACTIONS = {
@@ -111,7 +115,8 @@ def message_action(request: AuthedRequest, pk: int, message_pk: int, action: str
         messages.error(request, exc.message)
     else:
         if action == "send-again":
-            _say_send_outcome(request, outcome, "The new message")
+            outcome.refresh_from_db()  # sending ran after the commit (with a worker, it may not have run yet)
+            _say_send_outcome(request, outcome, "The new message", later=APPOINTMENT_MESSAGES_LATER)
         else:
             messages.success(request, success)
     return _back_to_appointment(request, appointment)
@@ -124,8 +129,9 @@ def scheduled_reminder_action(request: AuthedRequest, pk: int, reminder_pk: int,
     reminder = get_object_or_404(ScheduledReminder, pk=reminder_pk, appointment=appointment)
     try:
         if action == "send":
-            _say_send_outcome(request, services.scheduled_reminder_send_now(actor=request.user, reminder=reminder),
-                              "The reminder")
+            sent = services.scheduled_reminder_send_now(actor=request.user, reminder=reminder)
+            sent.refresh_from_db()  # sending ran after the commit
+            _say_send_outcome(request, sent, "The reminder", later=APPOINTMENT_MESSAGES_LATER)
         elif action == "dismiss":
             services.scheduled_reminder_dismiss(actor=request.user, reminder=reminder)
             messages.success(request, "Dismissed: this reminder will not be sent.")
@@ -320,22 +326,6 @@ def _reply_preview(body: str) -> dict:
             "credits": segments.usual_sms_credits(text) if text else 0, "max": inbound.REPLY_MAX}
 
 
-def _say_reply_outcome(request: AuthedRequest, sent: Message) -> None:
-    """What became of a reply, never "sent" for one that was not: a failed or unknown one waits in Needs attention."""
-    credits = f"{sent.credits} credit{'s' if sent.credits != 1 else ''}"
-    if sent.status == MessageStatus.FAILED:
-        messages.error(request, f"The reply was not sent: {sent.error or 'the SMS was refused.'} Needs attention "
-                                "lists it, with Send again.")
-    elif sent.status == MessageStatus.UNKNOWN:
-        messages.warning(request, f"It is not known whether the reply was sent: {sent.error} Needs attention lists "
-                                  "it.")
-    elif sent.status in (MessageStatus.QUEUED, MessageStatus.SENDING):
-        messages.success(request, f"Reply queued ({credits}): it goes out in a moment. Messages shows when it is "
-                                  "sent.")
-    else:
-        messages.success(request, f"Reply sent ({credits}): {sent.get_status_display()}.")
-
-
 @desk_or_admin
 def inbox_message(request: AuthedRequest, pk: int) -> HttpResponse:
     """One inbound SMS: who sent it, what the app did, and a reply (1 credit per segment) or "Mark handled"."""
@@ -349,7 +339,7 @@ def inbox_message(request: AuthedRequest, pk: int) -> HttpResponse:
             messages.error(request, exc.message)
             return render(request, "reminders/inbox_message.html", _reply_context(message, body), status=200)
         sent.refresh_from_db()  # sending ran after the commit (with a worker, it may not have run yet)
-        _say_reply_outcome(request, sent)
+        _say_send_outcome(request, sent, "The reply", later="Messages shows when it is sent.")
         return done(request, reverse("inbox"))
     return render(request, "reminders/inbox_message.html", _reply_context(message))
 

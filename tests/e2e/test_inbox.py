@@ -54,7 +54,7 @@ def test_the_inbox_reads_and_replies(page, live_server, size, inbox, front_desk,
         problems.append(f"inbox message: {too_wide}")
     shot(page, f"inbox-message-{width}")
     page.get_by_role("button", name="Send reply").click()
-    expect(page.locator(".messages")).to_contain_text("Reply sent (2 credits)")
+    expect(page.locator(".messages")).to_contain_text("The reply was sent (2 credits).")
     expect(page.locator(".inbox-item.unread")).to_have_count(1)
     assert Message.objects.filter(kind=Kind.REPLY, credits=2).count() == 1
     assert not problems, "\n".join(problems)

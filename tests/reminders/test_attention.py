@@ -401,13 +401,13 @@ def test_send_again_from_the_panel_says_queued_sent_or_not_sent_never_sent_for_o
     page = send_again(first)
     assert "The new message was not sent: Twilio refused the SMS (21211)" in page and "was sent." not in page
     page = send_again(failed_message())
-    assert "The new message was sent." in page
+    assert "The new message was sent (2 credits)." in page
     # With a worker, the send runs after the page answers: here it has not run yet.
     third = failed_message()
     with monkeypatch.context() as patched:
         patched.setattr(tasks.message_send, "delay", lambda pk: None)
         page = send_again(third)
-    assert "The new message is queued: it goes out in a moment" in page and "was sent" not in page
+    assert "The new message is queued (2 credits): it goes out in a moment." in page and "was sent" not in page
 
 
 def test_a_claim_restarts_the_clock_so_a_late_retry_is_not_taken_for_a_crash(telehealth_appointment, front_desk,

@@ -484,7 +484,7 @@ def test_a_reply_that_failed_is_never_called_sent(reminded, client, front_desk, 
     fail_next(SmsError("Twilio refused the SMS (21211)", permanent=True))
     page = client.post(reverse("inbox-message", args=[inbound.pk]),
                        {"body": "Thanks", "request_key": "0123456789abcdef"}, follow=True).content.decode()
-    assert "Reply sent" not in page
+    assert "was sent" not in page
     assert "The reply was not sent: Twilio refused the SMS (21211)" in page
 
 
@@ -497,14 +497,15 @@ def test_a_reply_still_queued_says_queued_and_one_of_unknown_fate_says_so(remind
     page = client.post(reverse("inbox-message", args=[inbound.pk]),  # the commit's send never runs here
                        {"body": "Thanks", "request_key": "0123456789abcdef"}, follow=True).content.decode()
     assert Message.objects.get(kind=Kind.REPLY).status == MessageStatus.QUEUED
-    assert "Reply queued (1 credit)" in page and "Reply sent" not in page
+    assert "The reply is queued (1 credit): it goes out in a moment. Messages shows when it is sent." in page
+    assert "was sent" not in page
 
-    from reminders.views import _say_reply_outcome
+    from reminders.views import _say_send_outcome
 
     unknown = Message.objects.get(kind=Kind.REPLY)
     unknown.status, unknown.error = MessageStatus.UNKNOWN, "Twilio did not answer in time."
     request = client.get(reverse("inbox")).wsgi_request
-    _say_reply_outcome(request, unknown)
+    _say_send_outcome(request, unknown, "The reply", later="")
     said = [str(m) for m in request._messages]
     assert said == ["It is not known whether the reply was sent: Twilio did not answer in time. Needs attention "
                     "lists it."]
