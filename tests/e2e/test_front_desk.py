@@ -185,6 +185,28 @@ def test_the_reopened_panel_gives_way_to_what_the_user_opened(
     expect(panel.locator(".facts")).to_contain_text("11:00–11:30")
 
 
+def test_without_javascript_the_move_form_opens_from_its_link_and_moves(
+    browser, live_server, front_desk, practitioner_a, book, booking_day,
+):
+    """With JavaScript the panel asks for its move form when the section opens; without, the section's link opens
+    the appointment with the form, and the move works."""
+    appointment = book(practitioner_a, local(booking_day, time(9)), minutes=30)
+    context = browser.new_context(java_script_enabled=False, locale="en-AU")
+    try:
+        page = context.new_page()
+        login(page, live_server, front_desk)
+        page.goto(f"{live_server.url}/appointments/{appointment.pk}/")
+        page.locator("summary", has_text="Move or change time").click()
+        page.get_by_role("link", name="Show the move form").click()
+        page.locator("#id_start_time").fill("11:00")
+        page.get_by_role("button", name="Save move").click()
+        expect(page.locator(".messages")).to_contain_text("Appointment moved.")
+    finally:
+        context.close()
+    appointment.refresh_from_db()
+    assert appointment.starts_at == local(booking_day, time(11))
+
+
 def test_saving_a_client_keeps_the_date_of_birth(page, live_server, front_desk, client_record):
     client_record.date_of_birth = date(1990, 2, 1)
     client_record.save()
