@@ -207,6 +207,24 @@ def test_no_mobile_is_a_visible_state_and_send_now_sends_it_once_fixed(book, pra
     assert AuditEvent.objects.filter(action="reminder.sent_now", object_id=str(row.pk), actor=front_desk).exists()
 
 
+def test_send_now_from_the_panel_says_what_became_of_the_reminder(book, practitioner_a, client_record, front_desk,
+                                                                   credits, sms_outbox, client,
+                                                                   django_capture_on_commit_callbacks):
+    _sms_only(client_record)
+    client_record.mobile = ""
+    client_record.save()
+    appointment = book(practitioner_a, sydney(2030, 3, 5, 10))
+    _sweep_at(sydney(2030, 3, 4, 11))
+    client_record.mobile = "+61400000001"
+    client_record.save()
+    with time_machine.travel(sydney(2030, 3, 4, 11, 30), tick=False):
+        client.force_login(front_desk)
+        url = reverse("scheduled-reminder-action", args=[appointment.pk, _row(appointment).pk, "send"])
+        with django_capture_on_commit_callbacks(execute=True):
+            page = client.post(url, follow=True).content.decode()
+    assert "The reminder was sent (1 credit)." in page and len(sms_outbox) == 1
+
+
 def test_dismissing_a_reminder_waiting_for_credits_stops_it(book, practitioner_a, client_record, front_desk,
                                                             admin_user, sms_outbox):
     _sms_only(client_record)
