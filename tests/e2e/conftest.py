@@ -200,6 +200,15 @@ def expect_message(page, text: str) -> None:
     page.wait_for_load_state()  # htmx has boosted the new page's links before the next click
 
 
+def save_move(scope) -> None:
+    """Click the move form's Save once its preview has answered the last change. The preview sits above the button:
+    an answer landing under the click moves the button away, and the click lands on the preview instead."""
+    from playwright.sync_api import expect
+
+    expect(scope.locator(".move-preview.htmx-request")).to_have_count(0)
+    scope.get_by_role("button", name="Save move").click()
+
+
 def shot(page, name: str, variable: str = "E2E_SHOTS") -> None:
     """A screenshot of a key screen, only when asked for (the environment variable names the directory)."""
     directory = os.environ.get(variable)

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from scheduling.models import Appointment, Status
 from scheduling.services import appointment_book, client_link_mint
 from telehealth.models import MeetingState
-from tests.e2e.conftest import PRACTICE_ZONE, diary_url, local, login
+from tests.e2e.conftest import PRACTICE_ZONE, diary_url, local, login, save_move
 from tests.e2e.test_accessibility import page_problems
 from tests.zoom_fixtures import zoom_meetings
 
@@ -84,7 +84,7 @@ def test_the_client_joins_after_a_move_confirms_and_cancels(
     moved_to = soon.starts_at.astimezone(PRACTICE_ZONE) + timedelta(minutes=5)
     desk_page.locator("#id_date").fill(moved_to.date().isoformat())
     desk_page.locator("#id_start_time").fill(f"{moved_to:%H:%M}")
-    desk_page.get_by_role("button", name="Save move").click()
+    save_move(desk_page)
     expect(desk_page.locator(".messages")).to_contain_text("Appointment moved")
     soon.refresh_from_db()
     new_meeting = soon.zoom_meeting

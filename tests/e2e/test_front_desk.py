@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from practice.models import Client
 from scheduling.models import Appointment, Status
-from tests.e2e.conftest import column, diary_url, expect_message, local, login, open_panel, slot
+from tests.e2e.conftest import column, diary_url, expect_message, local, login, open_panel, save_move, slot
 
 
 def test_front_desk_books_moves_cancels_and_reinstates(
@@ -73,7 +73,7 @@ def test_front_desk_books_moves_cancels_and_reinstates(
     expect(move.locator("#id_duration")).to_have_value("30")
     move.locator("#id_practitioner").select_option(label="Bob Brown")
     move.locator("#id_start_time").fill("14:15")
-    move.get_by_role("button", name="Save move").click()
+    save_move(move)
 
     expect_message(page, "Appointment moved.")
     block = bob.locator("a.appt")
@@ -145,7 +145,7 @@ def test_move_into_a_taken_time_explains_why(page, live_server, front_desk, prac
     panel = open_panel(page, page.locator(f'.diary a.appt[href="/appointments/{first.pk}/"]'))
     panel.locator("summary", has_text="Move or change time").click()
     panel.locator("#id_start_time").fill("11:00")
-    panel.get_by_role("button", name="Save move").click()
+    save_move(panel)
 
     expect(panel).to_contain_text(
         f"Alice Allen already has an appointment at {booking_day:%a %d %b} 11:00–11:30. Choose another time.",

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from scheduling.models import Appointment, Status
-from tests.e2e.conftest import diary_url, expect_message, local, login, open_panel, panel, shot, slot
+from tests.e2e.conftest import diary_url, expect_message, local, login, open_panel, panel, save_move, shot, slot
 
 SIZES = [pytest.param((1366, 768), id="desktop"), pytest.param((390, 844), id="phone")]
 
@@ -124,7 +124,7 @@ def test_move_this_and_following_from_the_panel_and_undo_it(page, live_server, f
     move = detail.locator(f'form[action$="/{booked[0].pk}/move/"]')
     move.locator("#id_start_time").fill("11:00")
     move.get_by_label("This and following").check()
-    move.get_by_role("button", name="Save move").click()
+    save_move(move)
     expect_message(page, "Moved 3 appointments of the series: this one and the following. Undo moves all 3 back.")
     starts = [a.starts_at for a in Appointment.objects.filter(series=booked[0].series).order_by("starts_at")]
     assert starts == [local(booking_day + timedelta(weeks=week), time(11)) for week in range(3)]

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from devtools.zoom_emulator import DEMO_ACCOUNT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from scheduling.models import Appointment
 from telehealth.models import ConnectionStatus, ZoomConnection
-from tests.e2e.conftest import column, diary_url, expect_message, local, login, open_panel, shot, slot
+from tests.e2e.conftest import column, diary_url, expect_message, local, login, open_panel, save_move, shot, slot
 
 ALICE_ZOOM = "alice@example.com"
 WRONG_SECRET = "not-the-demo-secret"
@@ -163,7 +163,7 @@ def test_front_desk_books_moves_and_reassigns_a_telehealth_appointment(
     expect(panel.locator(".telehealth-box[hx-get]")).to_have_count(0)
     panel.locator("details.section > summary", has_text="Move or change time").click()
     panel.locator("#id_start_time").fill("11:00")
-    panel.get_by_role("button", name="Save move").click()
+    save_move(panel)
 
     expect_message(page, "Appointment moved.")
     r7 = page.locator(".messages .msg", has_text="The Zoom meeting was re-created for the new time")
@@ -186,7 +186,7 @@ def test_front_desk_books_moves_and_reassigns_a_telehealth_appointment(
     panel = open_panel(page, block)
     panel.locator("details.section > summary", has_text="Move or change time").click()
     panel.locator("#id_practitioner").select_option(label="Bob Brown")
-    panel.get_by_role("button", name="Save move").click()
+    save_move(panel)
 
     expect_message(page, "Appointment moved.")
     expect(page.locator(".messages .msg-warning")).to_contain_text(
