@@ -1,4 +1,4 @@
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 from django.db import connection
@@ -106,6 +106,23 @@ def test_the_location_filter_shows_who_works_there(client, front_desk, practitio
     html = client.get(reverse("diary"), {"date": DAY.isoformat()}).content.decode()
     assert "Carol Cole" in html and "Alice Allen" in html
     assert other.pk
+
+
+def test_the_location_filter_shows_only_its_practitioners_appointments_and_hours(client, front_desk, practitioner_a,
+                                                                                 book):
+    elsewhere = Location.objects.create(name="Elsewhere")
+    carol = make_practitioner("carol", elsewhere, name="Carol Cole")
+    carol.working_hours.filter(weekday=DAY.weekday()).update(starts_at=time(10), ends_at=time(14))
+    alices = book(practitioner_a, sydney(2030, 3, 4, 9))
+    carols = book(carol, sydney(2030, 3, 4, 10))
+    client.force_login(front_desk)
+    html = client.get(reverse("diary"), {"date": DAY.isoformat(), "location": elsewhere.pk}).content.decode()
+    assert f'/appointments/{carols.pk}/' in html and f'/appointments/{alices.pk}/' not in html
+    assert f'data-hours="600-840" data-practitioner="{carol.pk}"' in html
+    assert 'data-hours="540-1020"' not in html  # Alice's hours
+    html = client.get(reverse("diary"), {"date": DAY.isoformat()}).content.decode()
+    assert f'/appointments/{carols.pk}/' in html and f'/appointments/{alices.pk}/' in html
+    assert f'data-hours="540-1020" data-practitioner="{practitioner_a.pk}"' in html
 
 
 def test_the_grid_widens_for_an_appointment_before_opening(client, front_desk, practitioner_a, book):
