@@ -1,4 +1,4 @@
-// Page-wide behaviour: the top bar's menu button on phones and dismissible messages.
+// Page-wide behaviour: the top bar's menu button on phones, dismissible messages, and a notice when a request fails.
 // Both are enhancements: without JavaScript the menu wraps below the top bar and messages simply stay.
 (function () {
   "use strict";
@@ -94,6 +94,48 @@
     // On a phone the Options menu is one row that scrolls sideways: show the current section.
     const current = document.querySelector(".options-menu [aria-current=page]");
     if (current && PHONE.matches) current.scrollIntoView({ block: "nearest", inline: "center" });
+  });
+  // A request htmx could not complete (a server error, no answer) leaves the page as it was: say so where messages
+  // show, rather than leave a click that seems to have done nothing. In the side panel, under what made the request,
+  // when it came from there (on a phone the panel covers the page); else above the page. One notice, replaced by the next, so a poll failing
+  // every few seconds does not stack them. A 4xx is a refusal the server explains: htmx swaps it in (base.html's
+  // responseHandling).
+  function showRequestProblem(event, problem) {
+    const config = event.detail.requestConfig;
+    const changes = config && config.verb && config.verb.toLowerCase() !== "get";
+    const message = document.createElement("div");
+    message.className = "msg msg-error";
+    message.textContent = problem + (changes
+      ? " It may or may not have been saved: reload the page to see, then try again if it is not there."
+      : " Nothing was changed. Try again in a moment.");
+    const box = document.createElement("div");
+    box.id = "request-problem";
+    box.setAttribute("role", "alert");
+    box.append(message);
+    const old = document.getElementById("request-problem");
+    if (old) old.remove();
+    const source = event.target;
+    if (source.closest && source.closest("#panel")) {
+      box.className = "panel-messages";
+      if (source.tagName === "FORM") source.append(box); else source.after(box);
+      box.scrollIntoView({ block: "nearest" });
+    } else {
+      box.className = "messages";
+      const main = document.getElementById("main");
+      main.parentElement.insertBefore(box, main);
+    }
+    addCloseButtons(box);
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    const status = event.detail.xhr.status;
+    if (status >= 400 && status < 500) return;
+    showRequestProblem(event, "The server could not answer (error " + status + ").");
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    showRequestProblem(event, "The app could not be reached: check the connection.");
+  });
+  document.addEventListener("htmx:timeout", function (event) {
+    showRequestProblem(event, "The server took too long to answer.");
   });
   // Messages that htmx brings into the panel.
   document.addEventListener("htmx:load", function (event) {

@@ -1,0 +1,74 @@
+"""A request the page makes in the background (htmx) that fails must not look like a click that did nothing: the
+page says what happened, and whether something may have been saved (static/js/app.js)."""
+
+from datetime import time
+
+import pytest
+from playwright.sync_api import expect
+
+from scheduling.models import Appointment
+from tests.e2e.conftest import diary_url, local, login, open_panel, panel, save_move, shot
+
+
+def notice(page):
+    return page.locator("#request-problem[role=alert] .msg")
+
+
+def test_a_server_error_opening_the_panel_says_nothing_was_changed(page, live_server, front_desk, practitioner_a,
+                                                                   book, booking_day):
+    appointment = book(practitioner_a, local(booking_day, time(9)), minutes=30)
+    login(page, live_server, front_desk)
+    page.goto(diary_url(live_server, booking_day))
+    page.route(f"**/appointments/{appointment.pk}/", lambda route: route.fulfill(status=500, body="Server Error"))
+    page.locator(f'.diary a.appt[href="/appointments/{appointment.pk}/"]').click()
+    expect(notice(page)).to_contain_text("The server could not answer (error 500). Nothing was changed. "
+                                         "Try again in a moment.")
+    expect(page).to_have_url(diary_url(live_server, booking_day))
+    shot(page, "request-problem")
+
+    # Once the server answers again the panel opens, and the notice can be dismissed.
+    page.unroute(f"**/appointments/{appointment.pk}/")
+    open_panel(page, page.locator(f'.diary a.appt[href="/appointments/{appointment.pk}/"]'))
+    expect(panel(page).locator(".facts")).to_contain_text("09:00–09:30")
+    notice(page).get_by_role("button", name="Dismiss message").click()
+    expect(notice(page)).to_have_count(0)
+
+
+@pytest.mark.parametrize("size", [pytest.param((1366, 768), id="desktop"), pytest.param((390, 844), id="phone")])
+def test_a_save_that_never_reached_the_server_says_to_check_what_was_saved(page, live_server, front_desk,
+                                                                          practitioner_a, book, booking_day, size):
+    appointment = book(practitioner_a, local(booking_day, time(9)), minutes=30)
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    login(page, live_server, front_desk)
+    page.goto(diary_url(live_server, booking_day))
+    side = open_panel(page, page.locator(f'.diary a.appt[href="/appointments/{appointment.pk}/"]'))
+    side.locator("summary", has_text="Move or change time").click()
+    side.locator("#id_start_time").fill("11:00")
+    page.route(f"**/appointments/{appointment.pk}/move/",
+               lambda route: route.abort() if route.request.method == "POST" else route.continue_())
+    save_move(side)
+    # In the panel, where the user is working: on a phone the panel covers the page.
+    problem = side.locator("#request-problem .msg")
+    expect(problem).to_contain_text(
+        "The app could not be reached: check the connection. It may or may not have been saved: reload the page to "
+        "see, then try again if it is not there.")
+    expect(problem).to_be_in_viewport()
+    shot(page, f"save-problem-{size[0]}")
+    expect(side.locator("#id_start_time")).to_have_value("11:00")  # what was typed is still there to try again
+    appointment.refresh_from_db()
+    assert appointment.starts_at == local(booking_day, time(9))
+    assert Appointment.objects.count() == 1
+
+
+def test_a_refusal_is_shown_in_place_without_the_notice(page, live_server, front_desk, practitioner_a, book,
+                                                        booking_day):
+    appointment = book(practitioner_a, local(booking_day, time(9)), minutes=30)
+    book(practitioner_a, local(booking_day, time(11)), minutes=30)
+    login(page, live_server, front_desk)
+    page.goto(diary_url(live_server, booking_day))
+    side = open_panel(page, page.locator(f'.diary a.appt[href="/appointments/{appointment.pk}/"]'))
+    side.locator("summary", has_text="Move or change time").click()
+    side.locator("#id_start_time").fill("11:00")
+    save_move(side)
+    expect(side).to_contain_text("already has an appointment")
+    expect(notice(page)).to_have_count(0)
