@@ -281,6 +281,17 @@
     });
   }
 
+  // For screen readers the sheet is a modal dialog, named by its heading: the diary behind it is out of reach.
+  function updateSheetRole() {
+    const box = panel();
+    if (!box) return;
+    box.setAttribute("role", SHEET.matches ? "dialog" : "region");
+    if (SHEET.matches) box.setAttribute("aria-modal", "true");
+    else box.removeAttribute("aria-modal");
+  }
+  SHEET.addEventListener("change", updateSheetRole);
+  document.addEventListener("DOMContentLoaded", updateSheetRole);
+
   document.addEventListener("keydown", function (event) {
     const box = panel();
     if (event.key !== "Tab" || event.defaultPrevented || !SHEET.matches || !box || !box.innerHTML.trim()) return;

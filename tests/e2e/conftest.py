@@ -170,7 +170,7 @@ def slot(page, practitioner, day: date, hhmm: str):
 
 
 def panel(page):
-    return page.locator("aside#panel")
+    return page.locator("#panel")
 
 
 def messages(page):

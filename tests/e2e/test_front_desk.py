@@ -62,7 +62,7 @@ def test_front_desk_books_moves_cancels_and_reinstates(
 
     # 2. The new appointment's panel opened by itself after booking (its heading takes the focus once it is
     # settled: clicking the block as well would race that load). Move it to Bob at 14:15.
-    panel = page.locator("aside#panel")
+    panel = page.locator("#panel")
     expect(panel.locator(".panel-head h2")).to_have_text(f"Jamie Newman · {booking_day:%a %d %b} 10:00")
     expect(panel.locator(".panel-head h2")).to_be_focused()
     expect(panel.locator(".facts")).to_contain_text("Alice Allen")

@@ -76,7 +76,7 @@ def test_front_desk_sends_zoom_details_by_sms_and_email(
     shot(page, "02-front-desk-sms-sent-98-credits", "REMINDERS_SHOTS")
 
     # The panel the send came from opens again by itself, with the log.
-    box = page.locator("aside#panel section.messages-box")
+    box = page.locator("#panel section.messages-box")
     rows = box.locator("table.messages-table tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Telehealth details · SMS · 2 credits")
