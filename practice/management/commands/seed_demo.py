@@ -9,10 +9,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from practice import roles
-from practice.models import Client, Location, Practice, Practitioner, WorkingHours
+from practice.models import Practice, Practitioner
+from practice.services import (
+    Shift,
+    client_create,
+    location_create,
+    practice_update,
+    practitioner_create,
+    working_hours_set,
+)
 from practice.timezones import local_to_aware
-from scheduling.models import Appointment, AppointmentType, Status
-from scheduling.services import appointment_book, client_link_mint
+from reminders.services import credits_purchase
+from scheduling.models import Appointment, Status
+from scheduling.services import appointment_book, appointment_set_status, appointment_type_create, client_link_mint
 
 DEMO_PASSWORD = "practice-demo-2026"  # noqa: S105 - printed for the demo logins, never used in production
 LOGINS = [
@@ -67,47 +76,47 @@ class Command(BaseCommand):
             self._user(username, first, last, role)
         if Practitioner.objects.exists():
             return False
+        # Through the same services as Options and the pages, so the demo holds only what they could store.
+        admin = User.objects.get(username="admin")
         practice = Practice.load()
-        practice.name = "Harbourside Allied Health"
-        practice.phone = "02 9000 1234"
-        practice.email = "reception@harbourside.example"
-        practice.address = "12 Crown Street, Surry Hills NSW 2010"
-        practice.save()
+        practice = practice_update(
+            actor=admin, name="Harbourside Allied Health", phone="02 9000 1234",
+            email="reception@harbourside.example", address="12 Crown Street, Surry Hills NSW 2010",
+            time_zone=practice.time_zone, opens_at=practice.opens_at, closes_at=practice.closes_at,
+            client_cancel_notice_hours=practice.client_cancel_notice_hours)
         locations = {
-            "city": Location.objects.create(name="Surry Hills", address=practice.address, phone=practice.phone,
-                                            colour="#2e7d6b"),
-            "west": Location.objects.create(name="Parramatta", address="88 Church Street, Parramatta NSW 2150",
-                                            phone="02 9000 5678", colour="#c2571a"),
+            "city": location_create(actor=admin, name="Surry Hills", address=practice.address, phone=practice.phone,
+                                    colour="#2e7d6b"),
+            "west": location_create(actor=admin, name="Parramatta", address="88 Church Street, Parramatta NSW 2150",
+                                    phone="02 9000 5678", colour="#c2571a"),
         }
-        Location.objects.create(name="Telehealth", is_telehealth=True, colour="#1f6f8b")
+        location_create(actor=admin, name="Telehealth", is_telehealth=True, colour="#1f6f8b")
         practitioners = []
         for username, first, last, display, profession, colour, location_key, weekdays in PRACTITIONERS:
             user = self._user(username, first, last, roles.PRACTITIONER)
-            practitioner = Practitioner.objects.create(
-                user=user, display_name=display, profession=profession, colour=colour,
-                default_location=locations[location_key],
-            )
+            where = locations[location_key]
+            practitioner = practitioner_create(actor=admin, user=user, display_name=display, profession=profession,
+                                               colour=colour, default_location=where)
+            shifts = []
             for weekday in weekdays:
                 if weekday == 5:
-                    WorkingHours.objects.create(practitioner=practitioner, weekday=weekday, starts_at=time(8),
-                                                ends_at=time(12), location=locations[location_key])
-                    continue
-                WorkingHours.objects.create(practitioner=practitioner, weekday=weekday, starts_at=time(8, 30),
-                                            ends_at=time(12, 30), location=locations[location_key])
-                WorkingHours.objects.create(practitioner=practitioner, weekday=weekday, starts_at=time(13, 30),
-                                            ends_at=time(17, 30), location=locations[location_key])
+                    shifts.append(Shift(weekday, time(8), time(12), where))
+                else:
+                    shifts += [Shift(weekday, time(8, 30), time(12, 30), where),
+                               Shift(weekday, time(13, 30), time(17, 30), where)]
+            working_hours_set(actor=admin, practitioner=practitioner, shifts=shifts)
             practitioners.append(practitioner)
         self._zoom_connections(practitioners)
-        from reminders.models import CreditEntry
-
-        CreditEntry.objects.create(amount=200, reason=CreditEntry.Reason.PURCHASE, note="Demo credits")
-        types = [AppointmentType.objects.create(name=n, default_duration=d, colour=c) for n, d, c in TYPES]
+        credits_purchase(actor=admin, amount=200, note="Demo credits")
+        types = [appointment_type_create(actor=admin, name=n, default_duration=d, colour=c) for n, d, c in TYPES]
         rng = random.Random(2026)  # noqa: S311 - demo data, not security
+        frontdesk = User.objects.get(username="frontdesk")
         clients = []
         for n in range(40):
-            first, last = FIRST[n % len(FIRST)], LAST[(n * 7) % len(LAST)]
-            clients.append(Client.objects.create(
-                first_name=first, last_name=last, mobile=f"+6141{n:07d}"[:12],
+            # Forty different names: the second twenty take the next surname along.
+            first, last = FIRST[n % len(FIRST)], LAST[(n * 7 + n // len(FIRST)) % len(LAST)]
+            clients.append(client_create(
+                actor=frontdesk, first_name=first, last_name=last, mobile=f"+6141{n:07d}"[:12],
                 email=f"{first}.{last}{n}@example.com".lower(),
                 date_of_birth=timezone.localdate() - timedelta(days=365 * (20 + n) + n * 11),
             ))
@@ -173,6 +182,6 @@ class Command(BaseCommand):
                             location=shift.location, appointment_type=kind, starts_at=starts_at,
                         )
                         if offset < 0:
-                            status = rng.choice(["completed"] * 8 + ["dna"])
-                            Appointment.objects.filter(pk=result.appointment.pk).update(status=status)
+                            appointment_set_status(actor=frontdesk, appointment=result.appointment,
+                                                   status=rng.choice([Status.COMPLETED] * 8 + [Status.DID_NOT_ATTEND]))
                         minute += kind.default_duration
