@@ -6,8 +6,6 @@ client data; the page shows the client's first name and nothing clinical.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from functools import wraps
 
 from django.contrib.auth.decorators import login_not_required
@@ -23,10 +21,7 @@ from clientpage.ics import TELEHEALTH_LOCATION, appointment_ics
 from practice.errors import ApplicationError
 from practice.models import Practice
 from scheduling import services
-from scheduling.models import Appointment, ConfirmedVia, Status
-from telehealth.models import MeetingState
-
-JOIN_OPENS_BEFORE = timedelta(minutes=15)
+from scheduling.models import Appointment, ConfirmedVia
 
 
 def _render(request: HttpRequest, template: str, context: dict, *, status: int = 200) -> HttpResponse:
@@ -63,28 +58,6 @@ def with_appointment(view: Callable) -> Callable:
     return wrapper
 
 
-@dataclass(frozen=True)
-class JoinState:
-    """Whether the video call can be joined now: "live", "early", "over" or "none" (no current meeting: R8, R9,
-    cancelled, or a meeting Zoom has not made yet)."""
-
-    state: str
-    opens_at: datetime | None = None
-
-
-def join_state(appointment: Appointment, now: datetime) -> JoinState:
-    meeting = appointment.zoom_meeting if appointment.is_telehealth else None
-    if appointment.status not in (Status.BOOKED, Status.ARRIVED) or meeting is None \
-            or meeting.state != MeetingState.ACTIVE or not meeting.join_url:
-        return JoinState("none")
-    opens_at = appointment.starts_at - JOIN_OPENS_BEFORE
-    if now >= appointment.ends_at:
-        return JoinState("over")
-    if now < opens_at:
-        return JoinState("early", opens_at)
-    return JoinState("live", opens_at)
-
-
 def _page(request: HttpRequest, code: str, appointment: Appointment, practice: Practice, *, notice: str = "",
           asking_cancel: bool = False, status: int = 200) -> HttpResponse:
     now = timezone.now()
@@ -97,7 +70,7 @@ def _page(request: HttpRequest, code: str, appointment: Appointment, practice: P
         "first_name": client.preferred_name or client.first_name,
         "online": online, "location_text": TELEHEALTH_LOCATION if online else location.name,
         "location_address": "" if online else location.address,
-        "join": join_state(appointment, now),
+        "join": services.client_join_state(appointment, now=now),
         "is_over": appointment.ends_at <= now,
         "can_confirm": services.client_may_confirm(appointment, now=now),
         "can_cancel": services.client_may_cancel(appointment, practice, now=now),
@@ -116,7 +89,7 @@ def client_page(request: HttpRequest, code: str, appointment: Appointment, pract
 @with_appointment
 def client_join(request: HttpRequest, code: str, appointment: Appointment, practice: Practice) -> HttpResponse:
     """To the appointment's *current* Zoom meeting, so a link sent before a move (R7) still joins."""
-    join = join_state(appointment, timezone.now())
+    join = services.client_join_state(appointment)
     if join.state == "live":
         return HttpResponseRedirect(appointment.zoom_meeting.join_url)  # type: ignore[union-attr]
     return _page(request, code, appointment, practice, notice="join")

@@ -490,6 +490,34 @@ def client_may_cancel(appointment: Appointment, practice: Practice, *, now: date
                                                                                                       practice)
 
 
+# The client's page offers "Join video call" from a quarter of an hour before the start until the end.
+CLIENT_JOIN_OPENS_BEFORE = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class ClientJoin:
+    """Whether the client can join the video call now: "live", "early", "over" or "none" (no current meeting: R8,
+    R9, cancelled, or a meeting Zoom has not made yet)."""
+
+    state: str
+    opens_at: datetime | None = None
+
+
+def client_join_state(appointment: Appointment, *, now: datetime | None = None) -> ClientJoin:
+    """Always the appointment's *current* meeting, so a link sent before a move (R7) still joins."""
+    now = now or timezone.now()
+    meeting = appointment.zoom_meeting if appointment.is_telehealth else None
+    if appointment.status not in (Status.BOOKED, Status.ARRIVED) or meeting is None \
+            or meeting.state != MeetingState.ACTIVE or not meeting.join_url:
+        return ClientJoin("none")
+    opens_at = appointment.starts_at - CLIENT_JOIN_OPENS_BEFORE
+    if now >= appointment.ends_at:
+        return ClientJoin("over")
+    if now < opens_at:
+        return ClientJoin("early", opens_at)
+    return ClientJoin("live", opens_at)
+
+
 @transaction.atomic
 def appointment_cancel_by_client(*, appointment: Appointment) -> Appointment:
     """The client cancels from their page: only outside the notice window; the desk sees it in Needs attention."""

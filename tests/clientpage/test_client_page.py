@@ -192,6 +192,25 @@ def test_join_before_it_opens_says_when(client, tele):
         assert client.get(page(code, "/join")).status_code == 200  # over: no redirect
 
 
+@pytest.mark.parametrize(("moment", "state"), [
+    (START - timedelta(minutes=15, seconds=1), "early"),
+    (START - timedelta(minutes=15), "live"),  # opens a quarter of an hour before the start
+    (START + timedelta(minutes=30) - timedelta(seconds=1), "live"),
+    (START + timedelta(minutes=30), "over"),  # closes at the end
+])
+def test_the_join_window_runs_from_15_minutes_before_the_start_to_the_end(tele, moment, state):
+    join = services.client_join_state(tele, now=moment)
+    assert join.state == state
+    assert join.opens_at == (None if state == "over" else START - timedelta(minutes=15))
+
+
+@pytest.mark.parametrize("status", [Status.COMPLETED, Status.DID_NOT_ATTEND, Status.CANCELLED])
+def test_there_is_nothing_to_join_once_the_appointment_is_done_or_cancelled(tele, status):
+    Appointment.objects.filter(pk=tele.pk).update(status=status)
+    tele.refresh_from_db()
+    assert services.client_join_state(tele, now=START).state == "none"
+
+
 def test_join_without_a_meeting_says_to_contact_the_practice(client, tele, front_desk,
                                                              django_capture_on_commit_callbacks):
     code = code_of(services.client_link_mint(tele))
