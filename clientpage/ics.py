@@ -2,14 +2,30 @@
 move, cancel and reinstate (Appointment.calendar_sequence), so a calendar app replaces its copy."""
 
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from icalendar import Calendar, Event
 
 from practice.models import Practice
+from reminders.usual import TELEHEALTH_LOCATION
 from scheduling.models import Appointment
 
 PRODID = "-//Practice Diary//Client page//EN"
-TELEHEALTH_LOCATION = "Telehealth (online)"
+
+
+class Place(NamedTuple):
+    online: bool
+    name: str
+    address: str  # empty when online
+
+
+def client_place(appointment: Appointment) -> Place:
+    """Where the client goes, as their page and calendar file say it. Online (a telehealth appointment, or one at a
+    Telehealth location) has no street address, named as the usual reminders name it (R15)."""
+    location = appointment.location
+    if appointment.is_telehealth or location.is_telehealth:
+        return Place(True, TELEHEALTH_LOCATION, "")
+    return Place(False, location.name, location.address)
 
 
 def appointment_ics(appointment: Appointment, practice: Practice, *, page_url: str, join_url: str,
@@ -21,7 +37,6 @@ def appointment_ics(appointment: Appointment, practice: Practice, *, page_url: s
     """
     cancelled = appointment.is_cancelled
     practitioner = appointment.practitioner.display_name
-    location = appointment.location
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -36,10 +51,8 @@ def appointment_ics(appointment: Appointment, practice: Practice, *, page_url: s
     kind = "Telehealth appointment" if appointment.is_telehealth else "Appointment"
     event.add("summary", f"{kind} with {practitioner} ({practice.name})")
     lines = [f"{appointment.appointment_type.name} with {practitioner}."]
-    if appointment.is_telehealth or location.is_telehealth:
-        event.add("location", TELEHEALTH_LOCATION)
-    else:
-        event.add("location", ", ".join(part for part in (location.name, " ".join(location.address.split())) if part))
+    place = client_place(appointment)
+    event.add("location", ", ".join(part for part in (place.name, " ".join(place.address.split())) if part))
     if appointment.is_telehealth:
         lines.append(f"Join the video call: {join_url}")
     lines.append(f"Your appointment page: {page_url}")

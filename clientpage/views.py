@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clientpage import throttle
-from clientpage.ics import TELEHEALTH_LOCATION, appointment_ics
+from clientpage.ics import appointment_ics, client_place
 from practice.errors import ApplicationError
 from practice.models import Practice
 from scheduling import services
@@ -61,15 +61,13 @@ def with_appointment(view: Callable) -> Callable:
 def _page(request: HttpRequest, code: str, appointment: Appointment, practice: Practice, *, notice: str = "",
           asking_cancel: bool = False, status: int = 200) -> HttpResponse:
     now = timezone.now()
-    location = appointment.location
-    online = appointment.is_telehealth or location.is_telehealth
+    place = client_place(appointment)
     deadline = services.client_cancel_deadline(appointment, practice)
     client = appointment.client
     return _render(request, "clientpage/page.html", {
         "practice": practice, "appointment": appointment, "code": code, "notice": notice,
         "first_name": client.preferred_name or client.first_name,
-        "online": online, "location_text": TELEHEALTH_LOCATION if online else location.name,
-        "location_address": "" if online else location.address,
+        "online": place.online, "location_text": place.name, "location_address": place.address,
         "join": services.client_join_state(appointment, now=now),
         "is_over": appointment.ends_at <= now,
         "can_confirm": services.client_may_confirm(appointment, now=now),

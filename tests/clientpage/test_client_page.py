@@ -117,6 +117,14 @@ def test_a_telehealth_location_says_so_and_prints_no_address(client, appointment
     assert "Telehealth (online)" in html and "1 Main St" not in html
 
 
+def test_a_telehealth_appointment_at_a_clinic_is_online_on_the_page_and_in_the_calendar(client, tele):
+    code = code_of(services.client_link_mint(tele))
+    html = client.get(page(code)).content.decode()
+    assert "Telehealth (online)" in html and "1 Main St" not in html
+    [event] = Calendar.from_ical(client.get(page(code, "/calendar.ics")).content).walk("VEVENT")
+    assert str(event["location"]) == "Telehealth (online)"
+
+
 @pytest.mark.parametrize("code", ["aaaaaaaaaaaaa", "short", "x" * 400, "%F0%9F%98%80", "AAAA-AAAA"])
 def test_a_wrong_code_is_a_plain_404_with_the_phone(client, practice, code):
     response = client.get(f"/c/{code}")
