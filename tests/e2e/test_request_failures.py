@@ -62,13 +62,17 @@ def test_a_save_that_never_reached_the_server_says_to_check_what_was_saved(page,
 
 def test_a_refusal_is_shown_in_place_without_the_notice(page, live_server, front_desk, practitioner_a, book,
                                                         booking_day):
+    """A 4xx is the server explaining a refusal: its page is shown (base.html's responseHandling), no notice."""
     appointment = book(practitioner_a, local(booking_day, time(9)), minutes=30)
-    book(practitioner_a, local(booking_day, time(11)), minutes=30)
     login(page, live_server, front_desk)
     page.goto(diary_url(live_server, booking_day))
     side = open_panel(page, page.locator(f'.diary a.appt[href="/appointments/{appointment.pk}/"]'))
     side.locator("summary", has_text="Move or change time").click()
     side.locator("#id_start_time").fill("11:00")
+    page.route(f"**/appointments/{appointment.pk}/move/",
+               lambda route: route.fulfill(status=403, content_type="text/html",
+                                           body="<p>You may not change this appointment.</p>")
+               if route.request.method == "POST" else route.continue_())
     save_move(side)
-    expect(side).to_contain_text("already has an appointment")
+    expect(side).to_contain_text("You may not change this appointment.")
     expect(notice(page)).to_have_count(0)

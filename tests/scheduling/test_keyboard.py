@@ -59,7 +59,7 @@ def test_the_panel_heading_can_take_focus(client, front_desk, practitioner_a, bo
     client.force_login(front_desk)
     html = client.get(reverse("appointment-detail", args=[appointment.pk]),
                       headers={"HX-Request": "true", "HX-Target": "panel"}).content.decode()
-    assert '<h2 tabindex="-1">Casey Client · Mon 04 Mar 09:00</h2>' in html
+    assert '<h2 id="panel-heading" tabindex="-1">Casey Client · Mon 04 Mar 09:00</h2>' in html  # names the sheet
 
 
 def test_a_practice_with_one_type_has_it_chosen_in_the_booking_form(client, front_desk, practitioner_a,
