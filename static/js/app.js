@@ -96,26 +96,31 @@
     if (current && PHONE.matches) current.scrollIntoView({ block: "nearest", inline: "center" });
   });
   // A request htmx could not complete (a server error, no answer) leaves the page as it was: say so where messages
-  // show, rather than leave a click that seems to have done nothing. In the side panel, under what made the request,
-  // when it came from there (on a phone the panel covers the page); else above the page. One notice, replaced by the next, so a poll failing
-  // every few seconds does not stack them. A 4xx is a refusal the server explains: htmx swaps it in (base.html's
+  // show, rather than leave a click that seems to have done nothing. Under what made the request when that is in the
+  // side panel (on a phone the panel covers the page); else, and for a background poll, above the page. One notice,
+  // replaced by the next: a poll failing every few seconds neither stacks nor repeats it, nor scrolls the panel
+  // away from what the user is doing. A 4xx is a refusal the server explains: htmx swaps it in (base.html's
   // responseHandling).
   function showRequestProblem(event, problem) {
     const config = event.detail.requestConfig;
     const changes = config && config.verb && config.verb.toLowerCase() !== "get";
-    const message = document.createElement("div");
-    message.className = "msg msg-error";
-    message.textContent = problem + (changes
+    const text = problem + (changes
       ? " It may or may not have been saved: reload the page to see, then try again if it is not there."
       : " Nothing was changed. Try again in a moment.");
+    const old = document.getElementById("request-problem");
+    const source = event.target;
+    const trigger = (source.getAttribute && source.getAttribute("hx-trigger")) || "";
+    const background = /\b(load|every)\b/.test(trigger);
+    if (old && background && old.querySelector(".msg").firstChild.textContent === text) return;
+    if (old) old.remove();
+    const message = document.createElement("div");
+    message.className = "msg msg-error";
+    message.textContent = text;
     const box = document.createElement("div");
     box.id = "request-problem";
     box.setAttribute("role", "alert");
     box.append(message);
-    const old = document.getElementById("request-problem");
-    if (old) old.remove();
-    const source = event.target;
-    if (source.closest && source.closest("#panel")) {
+    if (!background && source.closest && source.closest("#panel")) {
       box.className = "panel-messages";
       if (source.tagName === "FORM") source.append(box); else source.after(box);
       box.scrollIntoView({ block: "nearest" });

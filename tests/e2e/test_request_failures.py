@@ -76,3 +76,21 @@ def test_a_refusal_is_shown_in_place_without_the_notice(page, live_server, front
     save_move(side)
     expect(side).to_contain_text("You may not change this appointment.")
     expect(notice(page)).to_have_count(0)
+
+
+def test_a_failing_background_poll_shows_one_notice_above_the_page(page, live_server, front_desk, practitioner_a):
+    """The diary's live poll (every 10 s) failing again and again: one notice above the page, not re-announced each
+    time."""
+    page.clock.install()
+    login(page, live_server, front_desk)
+    page.route("**/diary/zoom-live/**", lambda route: route.fulfill(status=503, body="Unavailable"))
+    page.goto(f"{live_server.url}/diary/")  # today: the page polls for Zoom's news
+    expect(page.locator("#zoom-live")).to_be_attached()
+    page.clock.run_for(10_500)
+    box = page.locator("#request-problem.messages")
+    expect(box).to_contain_text("The server could not answer (error 503). Nothing was changed.")
+    box.evaluate("el => { el.dataset.first = 'yes'; }")
+    page.clock.run_for(10_500)
+    page.wait_for_timeout(300)
+    expect(box).to_have_attribute("data-first", "yes")  # the same notice: not removed and announced again
+    expect(page.locator("#request-problem")).to_have_count(1)
