@@ -95,52 +95,73 @@
     const current = document.querySelector(".options-menu [aria-current=page]");
     if (current && PHONE.matches) current.scrollIntoView({ block: "nearest", inline: "center" });
   });
-  // A request htmx could not complete (a server error, no answer) leaves the page as it was: say so where messages
-  // show, rather than leave a click that seems to have done nothing. Under what made the request when that is in the
-  // side panel (on a phone the panel covers the page); else, and for a background poll, above the page. One notice,
-  // replaced by the next: a poll failing every few seconds neither stacks nor repeats it, nor scrolls the panel
-  // away from what the user is doing. A 4xx is a refusal the server explains: htmx swaps it in (base.html's
-  // responseHandling).
+  // A request htmx could not complete (a server error, no answer, too slow) leaves the page as it was: say so where
+  // messages show, rather than leave a click that seems to have done nothing. A 4xx is a refusal the server explains:
+  // htmx swaps it in (base.html's responseHandling).
+  // - Where: under what made the request when that is in the side panel (on a phone the panel covers the page);
+  //   else above the page: a background poll, the panel's own reopening, or an element gone meanwhile.
+  // - One notice at a time. The same notice in the same place is left as it is (a search failing at each keystroke
+  //   is not announced again), and a background poll never replaces the notice of something the user did.
+  // - What: a GET, or an element marked data-request-reads (searches and previews sent by POST), changed nothing;
+  //   anything else may or may not have been saved.
+  const NOT_SAVED = " Nothing was changed. Try again in a moment.";
+  const MAYBE_SAVED = " It may or may not have been saved: reload the page to see, then try again if it is not there.";
+
   function showRequestProblem(event, problem) {
     const config = event.detail.requestConfig;
-    const changes = config && config.verb && config.verb.toLowerCase() !== "get";
-    const text = problem + (changes
-      ? " It may or may not have been saved: reload the page to see, then try again if it is not there."
-      : " Nothing was changed. Try again in a moment.");
-    const old = document.getElementById("request-problem");
     const source = event.target;
-    const trigger = (source.getAttribute && source.getAttribute("hx-trigger")) || "";
-    const background = /\b(load|every)\b/.test(trigger);
-    if (old && background && old.querySelector(".msg").firstChild.textContent === text) return;
-    if (old) old.remove();
+    const reads = (config && config.verb && config.verb.toLowerCase() === "get") ||
+      source.hasAttribute("data-request-reads");
+    const text = problem + (reads ? NOT_SAVED : MAYBE_SAVED);
+    const background = /\b(load|every)\b/.test(source.getAttribute("hx-trigger") || "");
+    const main = document.getElementById("main");
+    const inPanel = !background && source.isConnected && source.id !== "panel" && source.closest("#panel");
+    const old = document.getElementById("request-problem");
+    if (old) {
+      if (background && old.dataset.background !== "yes") return;
+      const here = inPanel
+        ? (source.tagName === "FORM" ? old.parentElement === source : old.previousElementSibling === source)
+        : old.nextElementSibling === main;
+      if (here && old.querySelector(".msg").firstChild.textContent === text) return;
+      old.remove();
+    }
     const message = document.createElement("div");
     message.className = "msg msg-error";
     message.textContent = text;
     const box = document.createElement("div");
     box.id = "request-problem";
     box.setAttribute("role", "alert");
+    box.dataset.background = background ? "yes" : "no";
     box.append(message);
-    if (!background && source.closest && source.closest("#panel")) {
+    if (inPanel) {
       box.className = "panel-messages";
       if (source.tagName === "FORM") source.append(box); else source.after(box);
       box.scrollIntoView({ block: "nearest" });
     } else {
       box.className = "messages";
-      const main = document.getElementById("main");
-      main.parentElement.insertBefore(box, main);
+      if (main) main.before(box); else document.body.prepend(box);
     }
     addCloseButtons(box);
   }
-  document.addEventListener("htmx:responseError", function (event) {
-    const status = event.detail.xhr.status;
-    if (status >= 400 && status < 500) return;
-    showRequestProblem(event, "The server could not answer (error " + status + ").");
-  });
-  document.addEventListener("htmx:sendError", function (event) {
-    showRequestProblem(event, "The app could not be reached: check the connection.");
-  });
-  document.addEventListener("htmx:timeout", function (event) {
-    showRequestProblem(event, "The server took too long to answer.");
+
+  function onRequestError(event) {
+    if (event.target !== event.currentTarget) return;  // told once, by the element that made the request
+    if (event.type === "htmx:responseError") {
+      const status = event.detail.xhr.status;
+      if (status >= 400 && status < 500) return;
+      showRequestProblem(event, "The server could not answer (error " + status + ").");
+    } else if (event.type === "htmx:sendError") {
+      showRequestProblem(event, "The app could not be reached: check the connection.");
+    } else {
+      showRequestProblem(event, "The server took too long to answer.");
+    }
+  }
+  // Listened for on the element that makes the request, not on the document: htmx tells only that element, and an
+  // element no longer on the page (the panel closed during a save) passes nothing up to the document.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    ["htmx:responseError", "htmx:sendError", "htmx:timeout"].forEach(function (type) {
+      event.target.addEventListener(type, onRequestError);  // the same function: added once however many requests
+    });
   });
   // Messages that htmx brings into the panel.
   document.addEventListener("htmx:load", function (event) {
