@@ -281,13 +281,19 @@
     });
   }
 
-  // For screen readers the sheet is a modal dialog, named by its heading: the diary behind it is out of reach.
+  // For screen readers the sheet is a modal dialog, named by its heading: the diary behind it is out of reach. Its
+  // content is not also a live region: focus goes to its heading as it opens, and its alerts speak for themselves.
   function updateSheetRole() {
     const box = panel();
     if (!box) return;
     box.setAttribute("role", SHEET.matches ? "dialog" : "region");
-    if (SHEET.matches) box.setAttribute("aria-modal", "true");
-    else box.removeAttribute("aria-modal");
+    if (SHEET.matches) {
+      box.setAttribute("aria-modal", "true");
+      box.removeAttribute("aria-live");
+    } else {
+      box.removeAttribute("aria-modal");
+      box.setAttribute("aria-live", "polite");
+    }
   }
   SHEET.addEventListener("change", updateSheetRole);
   document.addEventListener("DOMContentLoaded", updateSheetRole);

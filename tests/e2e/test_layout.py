@@ -145,9 +145,11 @@ def test_the_panel_is_a_full_screen_sheet_on_a_phone(page, live_server, front_de
     # A modal dialog for screen readers, named by its heading; beside the diary on a wider screen, a region.
     heading = sheet.locator(".panel-head h2").inner_text()
     expect(page.get_by_role("dialog", name=heading)).to_have_attribute("aria-modal", "true")
+    expect(sheet).not_to_have_attribute("aria-live", "polite")  # a dialog: its heading takes focus instead
     page.set_viewport_size({"width": 1366, "height": 768})
     expect(page.get_by_role("region", name=heading)).to_be_visible()
     expect(sheet).not_to_have_attribute("aria-modal", "true")
+    expect(sheet).to_have_attribute("aria-live", "polite")
     page.set_viewport_size(PHONE)
     expect(page.get_by_role("dialog", name=heading)).to_be_visible()
     close = sheet.get_by_role("link", name="Close")
