@@ -21,7 +21,7 @@ class Place(NamedTuple):
 
 def client_place(appointment: Appointment) -> Place:
     """Where the client goes, as their page and calendar file say it. Online (a telehealth appointment, or one at a
-    Telehealth location) has no street address, named as the usual reminders name it (R15)."""
+    Telehealth location) is called what R15 calls a Telehealth location, and has no street address."""
     location = appointment.location
     if appointment.is_telehealth or location.is_telehealth:
         return Place(True, TELEHEALTH_LOCATION, "")
