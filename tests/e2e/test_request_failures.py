@@ -14,6 +14,16 @@ def notice(page):
     return page.locator("#request-problem[role=alert] .msg")
 
 
+def typed_a_move(page, live_server, front_desk, appointment, booking_day):
+    """Logged in, the appointment open in the panel and 11:00 typed in its move form: the panel."""
+    login(page, live_server, front_desk)
+    page.goto(diary_url(live_server, booking_day))
+    side = open_panel(page, page.locator(f'.diary a.appt[href="/appointments/{appointment.pk}/"]'))
+    side.locator("summary", has_text="Move or change time").click()
+    side.locator("#id_start_time").fill("11:00")
+    return side
+
+
 def test_a_server_error_opening_the_panel_says_nothing_was_changed(page, live_server, front_desk, practitioner_a,
                                                                    book, booking_day):
     appointment = book(practitioner_a, local(booking_day, time(9)), minutes=30)
@@ -39,11 +49,7 @@ def test_a_save_that_never_reached_the_server_says_to_check_what_was_saved(page,
                                                                           practitioner_a, book, booking_day, size):
     appointment = book(practitioner_a, local(booking_day, time(9)), minutes=30)
     page.set_viewport_size({"width": size[0], "height": size[1]})
-    login(page, live_server, front_desk)
-    page.goto(diary_url(live_server, booking_day))
-    side = open_panel(page, page.locator(f'.diary a.appt[href="/appointments/{appointment.pk}/"]'))
-    side.locator("summary", has_text="Move or change time").click()
-    side.locator("#id_start_time").fill("11:00")
+    side = typed_a_move(page, live_server, front_desk, appointment, booking_day)
     page.route(f"**/appointments/{appointment.pk}/move/",
                lambda route: route.abort() if route.request.method == "POST" else route.continue_())
     save_move(side)
@@ -64,11 +70,7 @@ def test_a_refusal_is_shown_in_place_without_the_notice(page, live_server, front
                                                         booking_day):
     """A 4xx is the server explaining a refusal: its page is shown (base.html's responseHandling), no notice."""
     appointment = book(practitioner_a, local(booking_day, time(9)), minutes=30)
-    login(page, live_server, front_desk)
-    page.goto(diary_url(live_server, booking_day))
-    side = open_panel(page, page.locator(f'.diary a.appt[href="/appointments/{appointment.pk}/"]'))
-    side.locator("summary", has_text="Move or change time").click()
-    side.locator("#id_start_time").fill("11:00")
+    side = typed_a_move(page, live_server, front_desk, appointment, booking_day)
     page.route(f"**/appointments/{appointment.pk}/move/",
                lambda route: route.fulfill(status=403, content_type="text/html",
                                            body="<p>You may not change this appointment.</p>")
@@ -139,11 +141,7 @@ def test_a_failed_reopening_of_the_panel_is_said_above_the_page(page, live_serve
 def test_a_save_failing_after_the_panel_was_closed_is_still_said(page, live_server, front_desk, practitioner_a,
                                                                 book, booking_day):
     appointment = book(practitioner_a, local(booking_day, time(9)), minutes=30)
-    login(page, live_server, front_desk)
-    page.goto(diary_url(live_server, booking_day))
-    side = open_panel(page, page.locator(f'.diary a.appt[href="/appointments/{appointment.pk}/"]'))
-    side.locator("summary", has_text="Move or change time").click()
-    side.locator("#id_start_time").fill("11:00")
+    side = typed_a_move(page, live_server, front_desk, appointment, booking_day)
     held = []
     page.route(f"**/appointments/{appointment.pk}/move/",
                lambda route: held.append(route) if route.request.method == "POST" else route.continue_())
