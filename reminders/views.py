@@ -97,7 +97,7 @@ APPOINTMENT_MESSAGES_LATER = "The appointment's messages show when it is sent."
 MESSAGE_ACTIONS = {
     "sent": (services.message_mark_sent, "Marked as sent."),
     "not-sent": (services.message_mark_not_sent, "Marked as not sent; any credits it took were refunded."),
-    "send-again": (services.message_send_again, ""),  # said by _say_send_outcome
+    "send-again": (services.message_send_again, None),  # None: say what became of the new message
 }
 
 
@@ -114,7 +114,7 @@ def message_action(request: AuthedRequest, pk: int, message_pk: int, action: str
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        if action == "send-again":
+        if success is None:
             outcome.refresh_from_db()  # sending ran after the commit (with a worker, it may not have run yet)
             _say_send_outcome(request, outcome, "The new message", later=APPOINTMENT_MESSAGES_LATER)
         else:
